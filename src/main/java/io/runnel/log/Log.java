@@ -1,0 +1,912 @@
+package io.runnel.log;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+import org.apache.kafka.common.errors.CorruptRecordException;
+import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.errors.KafkaStorageException;
+import org.apache.kafka.common.errors.OffsetOutOfRangeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.record.CompressionType;
+import org.apache.kafka.common.record.MemoryRecords;
+import org.apache.kafka.common.record.MutableRecordBatch;
+import org.apache.kafka.common.record.Record;
+import org.apache.kafka.common.record.RecordBatch;
+import org.apache.kafka.common.record.TimestampType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.runnel.config.LogConfig;
+
+/**
+ * One partition's log: a directory ({@code <data>/<topic>-<partition>/}) of {@link Segment}s in
+ * offset order, the last of which (the active segment) takes appends.
+ *
+ * <p>Offsets, with Kafka's meanings: {@code logStartOffset <= highWatermark <= logEndOffset};
+ * the log start offset is the first offset a reader may ask for (segments below it are deleted,
+ * DeleteRecords moves it); the log end offset is one past the last appended record; the high
+ * watermark is set by the broker (records below it may be served to consumers); the recovery
+ * point ({@link #durableOffset()}) is one past the last record known to be fsynced. Every record
+ * below the recovery point survives a crash; recovery scans only what lies after it.
+ *
+ * <p>Files besides the segments: {@code checkpoint} (log start offset and recovery point, written
+ * atomically) and {@code .clean-shutdown} (present only between a clean close and the next open).
+ * Leftovers of interrupted work are resolved on open: {@code .cleaned} (compaction output not yet
+ * swapped in) is deleted, {@code .swap-<end>} (compaction output complete) replaces the segments
+ * in [its base, end), {@code .deleted} is removed.
+ *
+ * <p>Threading: not thread-safe. Every method runs on the owner (the partition's context), and
+ * the owner never blocks on fsync, compaction or deletion: those are handed out as tasks
+ * ({@link FlushTask}, {@link CompactionTask}, {@link SegmentDeletion}) to run on a worker and
+ * hand their results back. {@link #open} and {@link #close} block and run on a worker.
+ */
+public final class Log implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Log.class);
+
+    static final String CHECKPOINT_FILE = "checkpoint";
+    static final String CLEAN_SHUTDOWN_FILE = ".clean-shutdown";
+    static final String CLEANED_SUFFIX = ".cleaned";
+    static final String SWAP_SUFFIX = ".swap-";
+    static final String DELETED_SUFFIX = ".deleted";
+
+    private final Path dir;
+    private final StorageIo io;
+    private final Clock clock;
+    private LogConfig config;
+    private final TreeMap<Long, Segment> segments = new TreeMap<>();
+    private final ProducerStateManager producers = new ProducerStateManager();
+    private final RecoveryReport recoveryReport;
+
+    private long logStartOffset;
+    private long highWatermark;
+    private long recoveryPoint;
+    private long unflushedMessages;
+    private long lastFlushMs;
+    private boolean directoryDirty;
+    /** Bumped by truncation, so a flush prepared before it cannot claim offsets written after it. */
+    private long truncations;
+    private boolean compacting;
+    private boolean checkpointDirty;
+    private boolean closed;
+
+    private Log(Path dir, LogConfig config, StorageIo io, Clock clock, RecoveryReport report) {
+        this.dir = dir;
+        this.config = config;
+        this.io = io;
+        this.clock = clock;
+        this.recoveryReport = report;
+    }
+
+    /** What opening the log found and repaired. */
+    public record RecoveryReport(boolean cleanShutdown, int segmentsScanned, long bytesTruncated,
+                                 int segmentsDropped, int swapsCompleted, List<String> problems) {
+    }
+
+    // ---------------------------------------------------------------- open and recovery
+
+    /** Opens (creating if needed) the log in {@code dir}, recovering after an unclean stop. Blocking. */
+    public static Log open(Path dir, LogConfig config, StorageIo io, Clock clock) throws IOException {
+        io.createDirectories(dir);
+        int swaps = finishInterruptedFileOperations(dir, io);
+        Checkpoint cp = Checkpoint.read(io, dir.resolve(CHECKPOINT_FILE));
+        boolean clean = io.exists(dir.resolve(CLEAN_SHUTDOWN_FILE));
+        long trustedBelow = clean ? Long.MAX_VALUE : cp.recoveryPoint();
+
+        TreeSet<Long> bases = new TreeSet<>();
+        for (Path f : io.list(dir)) {
+            String name = f.getFileName().toString();
+            if (name.endsWith(Segment.LOG_SUFFIX) && name.length() == 20 + Segment.LOG_SUFFIX.length()) {
+                bases.add(Long.parseLong(name.substring(0, 20)));
+            }
+        }
+        List<String> problems = new ArrayList<>();
+        int scanned = 0;
+        long truncatedBytes = 0;
+        int dropped = 0;
+        TreeMap<Long, Segment> opened = new TreeMap<>();
+        List<Long> ordered = new ArrayList<>(bases);
+        try {
+            for (int i = 0; i < ordered.size(); i++) {
+                long base = ordered.get(i);
+                boolean last = i == ordered.size() - 1;
+                long nextBase = last ? Long.MAX_VALUE : ordered.get(i + 1);
+                Segment seg;
+                if (nextBase <= trustedBelow && (!last || clean)) {
+                    seg = Segment.openTrusted(dir, base, io, config.indexIntervalBytes, config.segmentIndexBytes);
+                } else {
+                    Segment.Recovered r = Segment.openRecovering(dir, base, io, config.indexIntervalBytes,
+                            config.segmentIndexBytes);
+                    scanned++;
+                    seg = r.segment();
+                    if (r.problem() != null) {
+                        long cutAt = seg.nextOffset();
+                        String msg = seg.logFile() + ": " + r.problem() + " at byte " + r.validBytes()
+                                + "; truncated " + r.truncatedBytes() + " bytes, log now ends at offset " + cutAt;
+                        if (!clean && cutAt < cp.recoveryPoint()) {
+                            seg.closeQuietly();
+                            throw new CorruptLogException(seg.logFile(), r.validBytes(), r.problem()
+                                    + " below the recovery point " + cp.recoveryPoint() + " (durable records would be lost)");
+                        }
+                        LOG.warn("Recovered log {}: {}", dir, msg);
+                        problems.add(msg);
+                        truncatedBytes += r.truncatedBytes();
+                        if (!last) {
+                            // Everything after a torn batch was written after it and was never durable.
+                            for (int j = i + 1; j < ordered.size(); j++) {
+                                Path later = dir.resolve(Segment.fileName(ordered.get(j), Segment.LOG_SUFFIX));
+                                problems.add("dropped segment " + later + " after the torn batch");
+                                deleteSegmentFiles(dir, ordered.get(j), io);
+                                dropped++;
+                            }
+                            opened.put(base, seg);
+                            break;
+                        }
+                    }
+                }
+                Segment prev = opened.isEmpty() ? null : opened.lastEntry().getValue();
+                if (prev != null && seg.baseOffset() < prev.nextOffset()) {
+                    seg.closeQuietly();
+                    throw new CorruptLogException(seg.logFile(), 0, "segment starts at offset " + seg.baseOffset()
+                            + " but the previous segment ends at " + prev.nextOffset());
+                }
+                opened.put(base, seg);
+            }
+        } catch (IOException | RuntimeException e) {
+            opened.values().forEach(Segment::closeQuietly);
+            throw e;
+        }
+
+        Log log = new Log(dir, config, io, clock, new RecoveryReport(clean, scanned, truncatedBytes, dropped, swaps,
+                List.copyOf(problems)));
+        log.segments.putAll(opened);
+        try {
+            if (log.segments.isEmpty()) {
+                long base = Math.max(0, cp.logStartOffset());
+                log.segments.put(base, Segment.create(dir, base, io, config.indexIntervalBytes,
+                        config.segmentIndexBytes, clock.millis()));
+            }
+            log.logStartOffset = Math.max(cp.logStartOffset(), log.segments.firstKey());
+            if (log.logStartOffset > log.logEndOffset()) {
+                log.logStartOffset = log.logEndOffset();
+            }
+            for (Segment s : log.segments.values()) {
+                for (BatchHeader h : s.headersFrom(0)) {
+                    log.producers.update(h);
+                }
+            }
+            // Everything that survived recovery is made durable now, so the recovery point is the end.
+            for (Segment s : log.segments.values()) {
+                s.flush();
+            }
+            io.syncDirectory(dir);
+            log.recoveryPoint = log.logEndOffset();
+            log.highWatermark = log.logEndOffset();
+            log.lastFlushMs = clock.millis();
+            log.writeCheckpoint();
+            io.deleteIfExists(dir.resolve(CLEAN_SHUTDOWN_FILE));
+            io.syncDirectory(dir);
+        } catch (IOException | RuntimeException e) {
+            log.segments.values().forEach(Segment::closeQuietly);
+            throw e;
+        }
+        return log;
+    }
+
+    /** Resolves leftovers of compaction and deletion interrupted by a crash; returns swaps completed. */
+    private static int finishInterruptedFileOperations(Path dir, StorageIo io) throws IOException {
+        int swaps = 0;
+        List<Path> files = io.list(dir);
+        for (Path f : files) {
+            String name = f.getFileName().toString();
+            if (name.endsWith(CLEANED_SUFFIX) || name.endsWith(DELETED_SUFFIX) || name.endsWith(".tmp")) {
+                io.deleteIfExists(f);
+            }
+        }
+        for (Path f : files) {
+            String name = f.getFileName().toString();
+            int at = name.indexOf(Segment.LOG_SUFFIX + SWAP_SUFFIX);
+            if (at != 20) {
+                continue;
+            }
+            long base = Long.parseLong(name.substring(0, 20));
+            long end = Long.parseLong(name.substring(at + (Segment.LOG_SUFFIX + SWAP_SUFFIX).length()));
+            for (Path other : io.list(dir)) {
+                String on = other.getFileName().toString();
+                if (on.endsWith(Segment.LOG_SUFFIX) && on.length() == 20 + Segment.LOG_SUFFIX.length()) {
+                    long b = Long.parseLong(on.substring(0, 20));
+                    if (b >= base && b < end) {
+                        deleteSegmentFiles(dir, b, io);
+                    }
+                }
+            }
+            // The replaced first segment's indexes describe the old file; they are rebuilt.
+            deleteSegmentFiles(dir, base, io);
+            io.moveAtomically(f, dir.resolve(Segment.fileName(base, Segment.LOG_SUFFIX)));
+            io.syncDirectory(dir);
+            swaps++;
+        }
+        return swaps;
+    }
+
+    private static void deleteSegmentFiles(Path dir, long base, StorageIo io) throws IOException {
+        io.deleteIfExists(dir.resolve(Segment.fileName(base, Segment.LOG_SUFFIX)));
+        io.deleteIfExists(dir.resolve(Segment.fileName(base, Segment.INDEX_SUFFIX)));
+        io.deleteIfExists(dir.resolve(Segment.fileName(base, Segment.TIME_INDEX_SUFFIX)));
+    }
+
+    // ---------------------------------------------------------------- append
+
+    /**
+     * Validates and appends record batches, assigning offsets in place (the buffer of
+     * {@code records} is modified). Nothing is written unless every batch passes: magic 2, CRC,
+     * size within {@code max.message.bytes}, record count and offset deltas consistent, keys on
+     * compacted topics, producer sequence in order. A producer's retry of a batch already in the
+     * log writes nothing and returns the original offsets.
+     *
+     * @throws CorruptRecordException a batch's CRC or framing is wrong
+     * @throws RecordTooLargeException a batch exceeds {@code max.message.bytes}
+     * @throws InvalidRecordException a batch breaks a rule of the format or the topic
+     * @throws org.apache.kafka.common.errors.OutOfOrderSequenceException a producer skipped sequence numbers
+     * @throws org.apache.kafka.common.errors.InvalidProducerEpochException a fenced producer epoch
+     * @throws KafkaStorageException the write failed; the file was cut back to where it was
+     */
+    public LogAppendInfo append(MemoryRecords records, int leaderEpoch) {
+        ensureOpen();
+        long now = clock.millis();
+        List<MutableRecordBatch> batches = validate(records);
+        if (batches.size() == 1) {
+            BatchHeader h = headerOf(batches.get(0));
+            ProducerStateManager.BatchMetadata dup = producers.findDuplicate(h);
+            if (dup != null) {
+                return new LogAppendInfo(dup.firstOffset(), dup.lastOffset(), -1, -1,
+                        (int) (dup.lastOffset() - dup.firstOffset() + 1), 0, true);
+            }
+        }
+        Map<Long, int[]> pending = new HashMap<>();
+        for (MutableRecordBatch b : batches) {
+            producers.check(headerOf(b), pending);
+        }
+
+        long next = logEndOffset();
+        long appendTime = config.timestampType == LogConfig.TimestampType.LOG_APPEND_TIME ? now : -1;
+        List<BatchHeader> headers = new ArrayList<>(batches.size());
+        long maxTimestamp = RecordBatch.NO_TIMESTAMP;
+        int count = 0;
+        for (MutableRecordBatch b : batches) {
+            int delta = (int) (b.lastOffset() - b.baseOffset());
+            b.setLastOffset(next + delta);
+            b.setPartitionLeaderEpoch(leaderEpoch);
+            if (appendTime >= 0) {
+                b.setMaxTimestamp(TimestampType.LOG_APPEND_TIME, appendTime);
+            }
+            BatchHeader h = headerOf(b);
+            headers.add(h);
+            maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp());
+            count += h.lastOffsetDelta() + 1;
+            next = h.nextOffset();
+        }
+        ByteBuffer bytes = records.buffer();
+        Segment active = maybeRoll(bytes.remaining(), headers, now);
+        try {
+            active.append(bytes, headers, now);
+        } catch (IOException e) {
+            throw new KafkaStorageException("Append to " + active.logFile() + " failed; nothing was written", e);
+        }
+        for (BatchHeader h : headers) {
+            producers.update(h);
+        }
+        unflushedMessages += count;
+        return new LogAppendInfo(headers.get(0).baseOffset(), headers.get(headers.size() - 1).lastOffset(),
+                maxTimestamp, appendTime, count, bytes.remaining(), false);
+    }
+
+    private List<MutableRecordBatch> validate(MemoryRecords records) {
+        int total = records.sizeInBytes();
+        if (total == 0) {
+            throw new InvalidRecordException("The append holds no record batch");
+        }
+        List<MutableRecordBatch> out = new ArrayList<>();
+        long sum = 0;
+        try {
+            for (MutableRecordBatch b : records.batches()) {
+                checkBatch(b);
+                out.add(b);
+                sum += b.sizeInBytes();
+            }
+        } catch (CorruptRecordException | InvalidRecordException | RecordTooLargeException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new CorruptRecordException("Record batches could not be parsed: " + e.getMessage(), e);
+        }
+        if (sum != total) {
+            throw new CorruptRecordException("The append has " + (total - sum) + " bytes that are not a whole record batch");
+        }
+        return out;
+    }
+
+    private void checkBatch(MutableRecordBatch b) {
+        if (b.magic() != RecordBatch.MAGIC_VALUE_V2) {
+            throw new InvalidRecordException("Only record batch format v2 (magic 2) is accepted, got magic " + b.magic());
+        }
+        if (b.sizeInBytes() > config.maxMessageBytes) {
+            throw new RecordTooLargeException("Record batch of " + b.sizeInBytes() + " bytes exceeds max.message.bytes "
+                    + config.maxMessageBytes);
+        }
+        if (!b.isValid()) {
+            throw new CorruptRecordException("Record batch at base offset " + b.baseOffset() + " fails its CRC");
+        }
+        if (b.isTransactional() || b.isControlBatch()) {
+            throw new InvalidRecordException("Transactional and control batches are not supported");
+        }
+        Integer count = b.countOrNull();
+        long delta = b.lastOffset() - b.baseOffset();
+        if (count == null || count <= 0 || delta < 0 || delta >= Integer.MAX_VALUE) {
+            throw new InvalidRecordException("Record batch has a bad record count " + count);
+        }
+        boolean uncompressed = b.compressionType() == CompressionType.NONE;
+        if (uncompressed && count != delta + 1) {
+            throw new InvalidRecordException("Record batch claims " + count + " records but offset delta " + delta);
+        }
+        if (uncompressed || config.cleanupCompact) {
+            int i = 0;
+            for (Record r : b) {
+                if (uncompressed && r.offset() != b.baseOffset() + i) {
+                    throw new InvalidRecordException("Record " + i + " of the batch has offset delta "
+                            + (r.offset() - b.baseOffset()) + ", expected " + i);
+                }
+                if (config.cleanupCompact && !r.hasKey()) {
+                    throw new InvalidRecordException("Compacted topic cannot accept a record without a key (record "
+                            + i + " of the batch)");
+                }
+                i++;
+            }
+            if (i != count) {
+                throw new InvalidRecordException("Record batch claims " + count + " records but holds " + i);
+            }
+        }
+    }
+
+    private static BatchHeader headerOf(MutableRecordBatch b) {
+        return new BatchHeader(b.baseOffset(), b.sizeInBytes(), b.magic(), (int) (b.lastOffset() - b.baseOffset()),
+                b.maxTimestamp(), b.producerId(), b.producerEpoch(), b.baseSequence(),
+                b.countOrNull() == null ? 0 : b.countOrNull());
+    }
+
+    private Segment maybeRoll(int appendBytes, List<BatchHeader> headers, long now) {
+        Segment active = activeSegment();
+        long lastOffset = headers.get(headers.size() - 1).lastOffset();
+        boolean roll = active.sizeBytes() > 0 && (
+                (long) active.sizeBytes() + appendBytes > config.segmentBytes
+                        || now - active.rollBasisMs() >= config.segmentMs
+                        || active.indexesFull()
+                        || lastOffset - active.baseOffset() > Integer.MAX_VALUE);
+        return roll ? rollSegment() : active;
+    }
+
+    /** Starts a new active segment at the log end offset (no-op if the active one is empty). */
+    public void roll() {
+        ensureOpen();
+        rollSegment();
+    }
+
+    private Segment rollSegment() {
+        Segment active = activeSegment();
+        if (active.sizeBytes() == 0) {
+            return active;
+        }
+        try {
+            active.persistIndexes();
+            long base = logEndOffset();
+            Segment s = Segment.create(dir, base, io, config.indexIntervalBytes, config.segmentIndexBytes, clock.millis());
+            segments.put(base, s);
+            directoryDirty = true;
+            return s;
+        } catch (IOException e) {
+            throw new KafkaStorageException("Rolling a new segment in " + dir + " failed", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- read
+
+    /**
+     * Whole batches from the one holding {@code startOffset}, up to {@code maxBytes} but at least one
+     * batch, and only batches starting below {@code maxOffsetExclusive} (pass the high watermark
+     * for consumers, the log end offset for replicas). Empty at the end of the log.
+     *
+     * @throws OffsetOutOfRangeException below the log start offset or beyond the log end offset
+     */
+    public FetchSlice read(long startOffset, int maxBytes, long maxOffsetExclusive) {
+        ensureOpen();
+        if (startOffset < logStartOffset || startOffset > logEndOffset()) {
+            throw new OffsetOutOfRangeException("Offset " + startOffset + " is outside the log's range ["
+                    + logStartOffset + ", " + logEndOffset() + "] of " + dir.getFileName());
+        }
+        long limit = Math.min(maxOffsetExclusive, logEndOffset());
+        if (startOffset >= limit) {
+            return FetchSlice.empty(startOffset);
+        }
+        Long key = segments.floorKey(startOffset);
+        if (key == null) {
+            key = segments.firstKey();
+        }
+        try {
+            for (Segment s : segments.tailMap(key, true).values()) {
+                if (s.baseOffset() >= limit) {
+                    break;
+                }
+                FetchSlice slice = s.read(startOffset, maxBytes, limit);
+                if (!slice.isEmpty()) {
+                    return slice;
+                }
+            }
+        } catch (IOException e) {
+            throw new KafkaStorageException("Reading " + dir + " at offset " + startOffset + " failed", e);
+        }
+        return FetchSlice.empty(startOffset);
+    }
+
+    /** The first record whose timestamp is at or after {@code timestamp}, or empty if none. */
+    public Optional<TimestampOffset> offsetForTimestamp(long timestamp) {
+        ensureOpen();
+        try {
+            for (Segment s : segments.values()) {
+                if (s.nextOffset() <= logStartOffset || s.maxTimestamp() < timestamp) {
+                    continue;
+                }
+                Optional<TimestampOffset> found = s.findByTimestamp(timestamp, logStartOffset);
+                if (found.isPresent()) {
+                    return found;
+                }
+            }
+        } catch (IOException e) {
+            throw new KafkaStorageException("Searching " + dir + " by timestamp failed", e);
+        }
+        return Optional.empty();
+    }
+
+    // ---------------------------------------------------------------- offsets
+
+    public long logStartOffset() {
+        return logStartOffset;
+    }
+
+    public long logEndOffset() {
+        return activeSegment().nextOffset();
+    }
+
+    public long highWatermark() {
+        return highWatermark;
+    }
+
+    /** One past the last record known to be fsynced. */
+    public long durableOffset() {
+        return recoveryPoint;
+    }
+
+    /** Sets the high watermark; it must stay within [log start offset, log end offset] and not go back. */
+    public void updateHighWatermark(long offset) {
+        if (offset < highWatermark || offset > logEndOffset()) {
+            throw new IllegalArgumentException("High watermark " + offset + " must be in [" + highWatermark + ", "
+                    + logEndOffset() + "] for " + dir.getFileName());
+        }
+        highWatermark = offset;
+    }
+
+    // ---------------------------------------------------------------- flush
+
+    /** Whether {@code flush.messages} or {@code flush.ms} asks for a flush now. */
+    public boolean shouldFlush() {
+        if (recoveryPoint >= logEndOffset()) {
+            return false;
+        }
+        return unflushedMessages >= config.flushMessages || clock.millis() - lastFlushMs >= config.flushMs;
+    }
+
+    /**
+     * The fsyncs that would make everything appended so far durable, or null if it already is.
+     * Pending index entries are written to the page cache here, on the owner.
+     */
+    public FlushTask prepareFlush() {
+        ensureOpen();
+        long target = logEndOffset();
+        if (target <= recoveryPoint && !directoryDirty) {
+            return null;
+        }
+        List<Segment> toSync = new ArrayList<>();
+        Long from = segments.floorKey(recoveryPoint);
+        for (Segment s : (from == null ? segments : segments.tailMap(from, true)).values()) {
+            toSync.add(s);
+        }
+        try {
+            activeSegment().persistIndexes();
+        } catch (IOException e) {
+            throw new KafkaStorageException("Writing the index of " + dir + " failed", e);
+        }
+        Path syncDir = directoryDirty ? dir : null;
+        directoryDirty = false;
+        return new FlushTask(this, toSync, target, syncDir, io, truncations);
+    }
+
+    /** Records that {@code task} ran; returns the offset below which everything is now durable. */
+    public long completeFlush(FlushTask task) {
+        if (task.truncationsSeen() == truncations && task.targetOffset() > recoveryPoint) {
+            long flushedMessages = task.targetOffset() - recoveryPoint;
+            recoveryPoint = task.targetOffset();
+            unflushedMessages = Math.max(0, unflushedMessages - flushedMessages);
+            checkpointDirty = true;
+        }
+        lastFlushMs = clock.millis();
+        return recoveryPoint;
+    }
+
+    /** Flushes on the calling thread; for tools, tests and shutdown, never on an event loop. */
+    public long flushBlocking() throws IOException {
+        FlushTask t = prepareFlush();
+        if (t == null) {
+            return recoveryPoint;
+        }
+        t.run();
+        return completeFlush(t);
+    }
+
+    // ---------------------------------------------------------------- retention and truncation
+
+    /**
+     * Removes segments that retention no longer keeps: past {@code retention.ms}, beyond
+     * {@code retention.bytes}, or wholly below the log start offset. Only segments wholly below
+     * the high watermark go, and never while compaction runs. The active segment goes too (after
+     * a roll) when all of it is expired. Files are renamed here and deleted by the returned task.
+     */
+    public SegmentDeletion applyRetention() {
+        ensureOpen();
+        if (compacting) {
+            return SegmentDeletion.none();
+        }
+        long now = clock.millis();
+        if (config.cleanupDelete && config.retentionMs >= 0) {
+            Segment active = activeSegment();
+            if (segments.size() == 1 && active.sizeBytes() > 0 && active.maxTimestamp() < now - config.retentionMs
+                    && active.nextOffset() <= highWatermark) {
+                roll();
+            }
+        }
+        List<Segment> doomed = new ArrayList<>();
+        long totalBytes = 0;
+        for (Segment s : segments.values()) {
+            totalBytes += s.sizeBytes();
+        }
+        Segment active = activeSegment();
+        for (Segment s : segments.values()) {
+            if (s == active || s.nextOffset() > highWatermark) {
+                break;
+            }
+            boolean belowStart = s.nextOffset() <= logStartOffset;
+            boolean expired = config.cleanupDelete && config.retentionMs >= 0 && s.maxTimestamp() < now - config.retentionMs;
+            boolean oversize = config.cleanupDelete && config.retentionBytes >= 0
+                    && totalBytes - s.sizeBytes() >= config.retentionBytes;
+            if (!(belowStart || expired || oversize)) {
+                break;
+            }
+            doomed.add(s);
+            totalBytes -= s.sizeBytes();
+        }
+        return removeSegments(doomed);
+    }
+
+    private SegmentDeletion removeSegments(List<Segment> doomed) {
+        if (doomed.isEmpty()) {
+            return SegmentDeletion.none();
+        }
+        try {
+            for (Segment s : doomed) {
+                segments.remove(s.baseOffset());
+                s.renameWithSuffix(DELETED_SUFFIX);
+            }
+        } catch (IOException e) {
+            throw new KafkaStorageException("Renaming deleted segments of " + dir + " failed", e);
+        }
+        if (segments.isEmpty()) {
+            throw new IllegalStateException("Retention removed every segment of " + dir);
+        }
+        long newStart = Math.max(logStartOffset, segments.firstKey());
+        if (newStart != logStartOffset) {
+            logStartOffset = newStart;
+            checkpointDirty = true;
+        }
+        return new SegmentDeletion(doomed);
+    }
+
+    /**
+     * DeleteRecords: makes {@code offset} the new log start offset (it must not pass the high
+     * watermark). Persist it with {@link #writeCheckpoint()} before acknowledging; segments wholly
+     * below it go at the next {@link #applyRetention()}.
+     */
+    public long advanceLogStartOffset(long offset) {
+        ensureOpen();
+        if (offset > highWatermark) {
+            throw new OffsetOutOfRangeException("Cannot delete records up to " + offset + ": the high watermark is "
+                    + highWatermark);
+        }
+        if (offset > logStartOffset) {
+            logStartOffset = offset;
+            checkpointDirty = true;
+        }
+        return logStartOffset;
+    }
+
+    /**
+     * Removes every record at or after {@code offset} (a follower fencing its divergent tail). The
+     * cut is at a batch boundary: if {@code offset} is inside a batch, that whole batch goes.
+     * Returns files to delete. Must not run while compaction runs.
+     */
+    public SegmentDeletion truncateTo(long offset) {
+        ensureOpen();
+        if (compacting) {
+            throw new IllegalStateException("Cannot truncate " + dir + " while it is being compacted");
+        }
+        if (offset >= logEndOffset()) {
+            return SegmentDeletion.none();
+        }
+        if (offset < logStartOffset) {
+            throw new OffsetOutOfRangeException("Cannot truncate " + dir + " to " + offset + " below its start "
+                    + logStartOffset);
+        }
+        truncations++;
+        List<Segment> doomed = new ArrayList<>();
+        try {
+            for (Segment s : new ArrayList<>(segments.tailMap(offset, false).values())) {
+                if (s != segments.firstEntry().getValue()) {
+                    doomed.add(s);
+                }
+            }
+            for (Segment s : doomed) {
+                segments.remove(s.baseOffset());
+                s.renameWithSuffix(DELETED_SUFFIX);
+            }
+            activeSegment().truncateTo(offset);
+        } catch (IOException e) {
+            throw new KafkaStorageException("Truncating " + dir + " to " + offset + " failed", e);
+        }
+        long end = logEndOffset();
+        highWatermark = Math.min(highWatermark, end);
+        recoveryPoint = Math.min(recoveryPoint, end);
+        if (logStartOffset > end) {
+            logStartOffset = end;
+        }
+        producers.clear();
+        for (Segment s : segments.values()) {
+            for (BatchHeader h : s.headersFrom(0)) {
+                producers.update(h);
+            }
+        }
+        checkpointDirty = true;
+        return new SegmentDeletion(doomed);
+    }
+
+    // ---------------------------------------------------------------- compaction
+
+    /**
+     * Plans a compaction pass for {@code cleanup.policy=compact}: the closed segments from the
+     * start up to the first one younger than {@code min.compaction.lag.ms} or not wholly below
+     * the high watermark. Empty when there is nothing to do or a pass is already running.
+     */
+    public Optional<CompactionTask> prepareCompaction(int maxKeyBytes) {
+        ensureOpen();
+        if (!config.cleanupCompact || compacting) {
+            return Optional.empty();
+        }
+        long now = clock.millis();
+        List<Segment> candidates = new ArrayList<>();
+        Segment active = activeSegment();
+        long endOffset = -1;
+        for (Segment s : segments.values()) {
+            if (s == active || s.nextOffset() > highWatermark || s.maxTimestamp() > now - config.minCompactionLagMs) {
+                endOffset = s.baseOffset();
+                break;
+            }
+            candidates.add(s);
+        }
+        if (candidates.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            for (Segment s : candidates) {
+                s.persistIndexes();
+            }
+        } catch (IOException e) {
+            throw new KafkaStorageException("Writing indexes of " + dir + " failed", e);
+        }
+        compacting = true;
+        return Optional.of(new CompactionTask(this, dir, io, config, candidates, endOffset, now,
+                producers.lastOffsets(), maxKeyBytes));
+    }
+
+    /** Swaps in the segments a finished compaction pass wrote; returns the old ones to delete. */
+    public SegmentDeletion completeCompaction(CompactionTask.Result result) {
+        if (!compacting) {
+            throw new IllegalStateException("No compaction of " + dir + " is running");
+        }
+        compacting = false;
+        List<Segment> old = new ArrayList<>();
+        for (CompactionTask.Replacement r : result.replacements()) {
+            for (Segment s : r.replaced()) {
+                if (segments.remove(s.baseOffset()) != s) {
+                    throw new IllegalStateException("Segment " + s + " changed during compaction of " + dir);
+                }
+                old.add(s);
+            }
+            segments.put(r.cleaned().baseOffset(), r.cleaned());
+        }
+        return new SegmentDeletion(old);
+    }
+
+    /** Abandons a compaction pass that failed; the worker left the old segments in place. */
+    public void abortCompaction() {
+        compacting = false;
+    }
+
+    public boolean isCompacting() {
+        return compacting;
+    }
+
+    // ---------------------------------------------------------------- checkpoint and close
+
+    /** Writes the log start offset and recovery point atomically. Blocking. */
+    public void writeCheckpoint() throws IOException {
+        new Checkpoint(logStartOffset, recoveryPoint).write(io, dir.resolve(CHECKPOINT_FILE));
+        checkpointDirty = false;
+    }
+
+    public boolean checkpointDirty() {
+        return checkpointDirty;
+    }
+
+    /** Flushes everything, writes the checkpoint and the clean-shutdown marker, closes the files. Blocking. */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        if (compacting) {
+            throw new IllegalStateException("Close " + dir + " only after its compaction pass has finished");
+        }
+        try {
+            for (Segment s : segments.values()) {
+                s.persistIndexes();
+            }
+            flushBlocking();
+            writeCheckpoint();
+            for (Segment s : segments.values()) {
+                s.close();
+            }
+            io.writeAtomically(dir.resolve(CLEAN_SHUTDOWN_FILE), new byte[0]);
+        } finally {
+            closed = true;
+            segments.values().forEach(Segment::closeQuietly);
+        }
+    }
+
+    /** Closes the files without flushing or marking a clean shutdown, as a crash would leave them. */
+    public void closeUncleanly() {
+        closed = true;
+        segments.values().forEach(Segment::closeQuietly);
+    }
+
+    /**
+     * Reads every batch and checks its framing, offsets and CRC. Returns the number of records.
+     * For tools and tests: it reads the whole log.
+     */
+    public long verifyAll() throws IOException {
+        long records = 0;
+        long expectedAtLeast = segments.firstKey();
+        for (Segment s : segments.values()) {
+            int pos = 0;
+            for (BatchHeader h : s.headersFrom(0)) {
+                if (!h.plausible(s.sizeBytes() - pos) || h.baseOffset() < expectedAtLeast) {
+                    throw new CorruptLogException(s.logFile(), pos, "batch does not line up");
+                }
+                if (!s.readBatch(pos, h.sizeInBytes()).isValid()) {
+                    throw new CorruptLogException(s.logFile(), pos, "batch fails its CRC");
+                }
+                records += h.lastOffsetDelta() + 1;
+                expectedAtLeast = h.nextOffset();
+                pos += h.sizeInBytes();
+            }
+            if (pos != s.sizeBytes()) {
+                throw new CorruptLogException(s.logFile(), pos, "trailing bytes");
+            }
+        }
+        return records;
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    Segment activeSegment() {
+        return segments.lastEntry().getValue();
+    }
+
+    List<Segment> segments() {
+        return List.copyOf(segments.values());
+    }
+
+    public int segmentCount() {
+        return segments.size();
+    }
+
+    public long sizeInBytes() {
+        long total = 0;
+        for (Segment s : segments.values()) {
+            total += s.sizeBytes();
+        }
+        return total;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public LogConfig config() {
+        return config;
+    }
+
+    /** Applies a new topic configuration; it takes effect from the next append, roll or pass. */
+    public void updateConfig(LogConfig newConfig) {
+        this.config = newConfig;
+    }
+
+    public RecoveryReport recoveryReport() {
+        return recoveryReport;
+    }
+
+    Clock clock() {
+        return clock;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new KafkaStorageException("Log " + dir + " is closed");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Log(" + dir.getFileName() + ", start=" + logStartOffset + ", hw=" + highWatermark + ", end="
+                + logEndOffset() + ", durable=" + recoveryPoint + ", segments=" + segments.size() + ")";
+    }
+
+    /** The {@code checkpoint} file: one line, {@code v1 <logStartOffset> <recoveryPoint>}. */
+    record Checkpoint(long logStartOffset, long recoveryPoint) {
+
+        static Checkpoint read(StorageIo io, Path file) throws IOException {
+            byte[] bytes = io.readIfExists(file);
+            if (bytes == null) {
+                return new Checkpoint(0, 0);
+            }
+            String[] parts = new String(bytes, StandardCharsets.US_ASCII).trim().split(" ");
+            if (parts.length != 3 || !parts[0].equals("v1")) {
+                throw new CorruptLogException(file, 0, "unreadable checkpoint '" + new String(bytes, StandardCharsets.US_ASCII) + "'");
+            }
+            try {
+                return new Checkpoint(Long.parseLong(parts[1]), Long.parseLong(parts[2]));
+            } catch (NumberFormatException e) {
+                throw new CorruptLogException(file, 0, "unreadable checkpoint numbers");
+            }
+        }
+
+        void write(StorageIo io, Path file) throws IOException {
+            io.writeAtomically(file, ("v1 " + logStartOffset + " " + recoveryPoint + "\n").getBytes(StandardCharsets.US_ASCII));
+        }
+    }
+}
