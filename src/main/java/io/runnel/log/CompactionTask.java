@@ -66,9 +66,15 @@ public final class CompactionTask {
     private final long nowMs;
     private final Map<Long, Long> producerLastOffsets;
     private final int maxKeyBytes;
+    private final long firstDirtyOffset;
 
+    /**
+     * @param firstDirtyOffset where the previous pass stopped: the key map is built from the first
+     *     candidate holding an offset at or after it (or from the first candidate when none does), so a
+     *     pass whose map fills before the last candidate is followed by one that goes further
+     */
     CompactionTask(Log log, Path dir, StorageIo io, LogConfig config, List<Segment> candidates, long endOffset,
-                   long nowMs, Map<Long, Long> producerLastOffsets, int maxKeyBytes) {
+                   long nowMs, Map<Long, Long> producerLastOffsets, int maxKeyBytes, long firstDirtyOffset) {
         this.log = log;
         this.dir = dir;
         this.io = io;
@@ -78,6 +84,7 @@ public final class CompactionTask {
         this.nowMs = nowMs;
         this.producerLastOffsets = Map.copyOf(producerLastOffsets);
         this.maxKeyBytes = maxKeyBytes;
+        this.firstDirtyOffset = firstDirtyOffset;
     }
 
     public Log log() {
@@ -102,16 +109,25 @@ public final class CompactionTask {
     }
 
     /**
-     * Maps each key to the offset of its latest record in the candidates. Stops after the segment
-     * where the keys' memory passes {@code maxKeyBytes} (at least one segment is always covered).
-     * Returns how many candidates are covered. A key's entry may point into a segment that is
-     * read but not covered; that is safe, since that later record stays.
+     * Maps each key to the offset of its latest record in the candidates, reading from the first
+     * dirty one (see {@code firstDirtyOffset}). Stops after the segment where the keys' memory
+     * passes {@code maxKeyBytes} (at least one segment is always read). Returns how many candidates
+     * are covered: every candidate up to the last one read, since records in the earlier, already
+     * clean ones are dropped when a key in the map supersedes them. A key's entry may point into a
+     * segment that is read but not covered; that is safe, since that later record stays.
      */
     private int buildOffsetMap(Map<ByteBuffer, Long> latest) throws IOException {
         long keyBytes = 0;
-        int covered = 0;
-        for (Segment s : candidates) {
-            if (covered > 0 && keyBytes > maxKeyBytes) {
+        int dirtyFrom = 0;
+        while (dirtyFrom < candidates.size() && candidates.get(dirtyFrom).nextOffset() <= firstDirtyOffset) {
+            dirtyFrom++;
+        }
+        if (dirtyFrom == candidates.size()) {
+            dirtyFrom = 0; // everything was cleaned already: a whole pass again, which also expires tombstones
+        }
+        int covered = dirtyFrom;
+        for (Segment s : candidates.subList(dirtyFrom, candidates.size())) {
+            if (covered > dirtyFrom && keyBytes > maxKeyBytes) {
                 break;
             }
             int pos = 0;

@@ -20,10 +20,13 @@ public final class FlushTask {
     private final Path dirToSync;
     private final StorageIo io;
     private final long truncationsSeen;
+    private final long directoryChangesSeen;
 
-    FlushTask(Log log, List<Segment> segments, long targetOffset, Path dirToSync, StorageIo io, long truncationsSeen) {
+    FlushTask(Log log, List<Segment> segments, long targetOffset, Path dirToSync, StorageIo io, long truncationsSeen,
+              long directoryChangesSeen) {
         this.log = log;
         this.truncationsSeen = truncationsSeen;
+        this.directoryChangesSeen = directoryChangesSeen;
         this.segments = List.copyOf(segments);
         this.targetOffset = targetOffset;
         this.dirToSync = dirToSync;
@@ -33,6 +36,16 @@ public final class FlushTask {
     /** The log's truncation count when the task was made; a truncation since then voids the task's claim. */
     long truncationsSeen() {
         return truncationsSeen;
+    }
+
+    /** The log's count of segment creations when the task was made; its directory sync covers that many. */
+    long directoryChangesSeen() {
+        return directoryChangesSeen;
+    }
+
+    /** Whether the task syncs the directory (a segment was created since the last completed flush). */
+    boolean syncsDirectory() {
+        return dirToSync != null;
     }
 
     public Log log() {

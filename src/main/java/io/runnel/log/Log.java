@@ -74,10 +74,22 @@ public final class Log implements AutoCloseable {
     private long recoveryPoint;
     private long unflushedMessages;
     private long lastFlushMs;
-    private boolean directoryDirty;
+    /**
+     * Segment files created so far, and how many of those creations a completed flush has made
+     * durable with a directory sync. Counted rather than flagged so that a flush that fails leaves
+     * the directory sync owed to the next one.
+     */
+    private long directoryChanges;
+    private long directoryChangesSynced;
     /** Bumped by truncation, so a flush prepared before it cannot claim offsets written after it. */
     private long truncations;
     private boolean compacting;
+    /**
+     * Where the last compaction pass stopped: the next pass builds its key map from here, so a pass
+     * cut short by its key memory is followed by one that reaches later segments. In memory only;
+     * after a restart the first pass starts from the beginning.
+     */
+    private long firstDirtyOffset;
     private boolean checkpointDirty;
     private boolean closed;
 
@@ -117,6 +129,10 @@ public final class Log implements AutoCloseable {
         int dropped = 0;
         TreeMap<Long, Segment> opened = new TreeMap<>();
         List<Long> ordered = new ArrayList<>(bases);
+        // Cuts are made only once every segment has been checked, so a log that refuses to open
+        // leaves its segment files as it found them.
+        Segment torn = null;
+        List<Long> droppedBases = new ArrayList<>();
         try {
             for (int i = 0; i < ordered.size(); i++) {
                 long base = ordered.get(i);
@@ -127,27 +143,35 @@ public final class Log implements AutoCloseable {
                     seg = Segment.openTrusted(dir, base, io, config.indexIntervalBytes, config.segmentIndexBytes);
                 } else {
                     Segment.Recovered r = Segment.openRecovering(dir, base, io, config.indexIntervalBytes,
-                            config.segmentIndexBytes);
+                            config.segmentIndexBytes, nextBase);
                     scanned++;
                     seg = r.segment();
-                    if (r.problem() != null) {
+                    String problem = r.problem();
+                    if (problem == null && !last && !config.cleanupCompact && seg.nextOffset() < nextBase) {
+                        // Only compaction leaves gaps between segments; without it, a segment that ends
+                        // short of the next one lost its tail (a power failure can drop unflushed appends
+                        // at a batch boundary) and what follows must not be served after a hole.
+                        problem = "segment ends at offset " + seg.nextOffset() + " but the next one starts at " + nextBase;
+                    }
+                    if (problem != null) {
                         long cutAt = seg.nextOffset();
-                        String msg = seg.logFile() + ": " + r.problem() + " at byte " + r.validBytes()
+                        String msg = seg.logFile() + ": " + problem + " at byte " + r.validBytes()
                                 + "; truncated " + r.truncatedBytes() + " bytes, log now ends at offset " + cutAt;
                         if (!clean && cutAt < cp.recoveryPoint()) {
                             seg.closeQuietly();
-                            throw new CorruptLogException(seg.logFile(), r.validBytes(), r.problem()
+                            throw new CorruptLogException(seg.logFile(), r.validBytes(), problem
                                     + " below the recovery point " + cp.recoveryPoint() + " (durable records would be lost)");
                         }
                         LOG.warn("Recovered log {}: {}", dir, msg);
                         problems.add(msg);
                         truncatedBytes += r.truncatedBytes();
+                        torn = seg;
                         if (!last) {
                             // Everything after a torn batch was written after it and was never durable.
                             for (int j = i + 1; j < ordered.size(); j++) {
                                 Path later = dir.resolve(Segment.fileName(ordered.get(j), Segment.LOG_SUFFIX));
                                 problems.add("dropped segment " + later + " after the torn batch");
-                                deleteSegmentFiles(dir, ordered.get(j), io);
+                                droppedBases.add(ordered.get(j));
                                 dropped++;
                             }
                             opened.put(base, seg);
@@ -159,9 +183,18 @@ public final class Log implements AutoCloseable {
                 if (prev != null && seg.baseOffset() < prev.nextOffset()) {
                     seg.closeQuietly();
                     throw new CorruptLogException(seg.logFile(), 0, "segment starts at offset " + seg.baseOffset()
-                            + " but the previous segment ends at " + prev.nextOffset());
+                            + " but the previous segment " + prev.logFile().getFileName() + " ends at " + prev.nextOffset());
                 }
                 opened.put(base, seg);
+            }
+            long end = opened.isEmpty() ? Math.max(0, cp.logStartOffset()) : opened.lastEntry().getValue().nextOffset();
+            if (!clean && end < cp.recoveryPoint()) {
+                // Every batch left is whole, yet records the checkpoint says were durable are gone (a
+                // segment cut between batches, or removed). truncateTo lowers the checkpoint first.
+                Path where = opened.isEmpty() ? dir : opened.lastEntry().getValue().logFile();
+                throw new CorruptLogException(where, opened.isEmpty() ? 0 : opened.lastEntry().getValue().sizeBytes(),
+                        "the log ends at offset " + end + ", below the recovery point " + cp.recoveryPoint()
+                                + " (durable records are missing)");
             }
         } catch (IOException | RuntimeException e) {
             opened.values().forEach(Segment::closeQuietly);
@@ -185,6 +218,17 @@ public final class Log implements AutoCloseable {
                 for (BatchHeader h : s.headersFrom(0)) {
                     log.producers.update(h);
                 }
+            }
+            // The segments after a torn one go first, newest first, and only then is the torn tail
+            // cut, so a crash in between leaves a prefix of the log that recovers the same way.
+            for (int j = droppedBases.size() - 1; j >= 0; j--) {
+                deleteSegmentFiles(dir, droppedBases.get(j), io);
+            }
+            if (!droppedBases.isEmpty()) {
+                io.syncDirectory(dir);
+            }
+            if (torn != null) {
+                torn.cutBadTail();
             }
             // Everything that survived recovery is made durable now, so the recovery point is the end.
             for (Segment s : log.segments.values()) {
@@ -223,8 +267,12 @@ public final class Log implements AutoCloseable {
             long base = Long.parseLong(name.substring(0, 20));
             long end = Long.parseLong(name.substring(at + (Segment.LOG_SUFFIX + SWAP_SUFFIX).length()));
             for (Path other : io.list(dir)) {
+                // Index files count too: a crash while the replaced segments were being renamed to
+                // .deleted can leave a segment's indexes without its .log.
                 String on = other.getFileName().toString();
-                if (on.endsWith(Segment.LOG_SUFFIX) && on.length() == 20 + Segment.LOG_SUFFIX.length()) {
+                boolean segmentFile = on.endsWith(Segment.LOG_SUFFIX) || on.endsWith(Segment.INDEX_SUFFIX)
+                        || on.endsWith(Segment.TIME_INDEX_SUFFIX);
+                if (segmentFile && on.length() > 20 && on.charAt(20) == '.') {
                     long b = Long.parseLong(on.substring(0, 20));
                     if (b >= base && b < end) {
                         deleteSegmentFiles(dir, b, io);
@@ -359,22 +407,22 @@ public final class Log implements AutoCloseable {
         if (uncompressed && count != delta + 1) {
             throw new InvalidRecordException("Record batch claims " + count + " records but offset delta " + delta);
         }
-        if (uncompressed || config.cleanupCompact) {
-            int i = 0;
-            for (Record r : b) {
-                if (uncompressed && r.offset() != b.baseOffset() + i) {
-                    throw new InvalidRecordException("Record " + i + " of the batch has offset delta "
-                            + (r.offset() - b.baseOffset()) + ", expected " + i);
-                }
-                if (config.cleanupCompact && !r.hasKey()) {
-                    throw new InvalidRecordException("Compacted topic cannot accept a record without a key (record "
-                            + i + " of the batch)");
-                }
-                i++;
+        // Compressed batches are read too: nothing else checks that they hold as many records as
+        // their header claims, and a reader would fail on one that does not.
+        int i = 0;
+        for (Record r : b) {
+            if (uncompressed && r.offset() != b.baseOffset() + i) {
+                throw new InvalidRecordException("Record " + i + " of the batch has offset delta "
+                        + (r.offset() - b.baseOffset()) + ", expected " + i);
             }
-            if (i != count) {
-                throw new InvalidRecordException("Record batch claims " + count + " records but holds " + i);
+            if (config.cleanupCompact && !r.hasKey()) {
+                throw new InvalidRecordException("Compacted topic cannot accept a record without a key (record "
+                        + i + " of the batch)");
             }
+            i++;
+        }
+        if (i != count) {
+            throw new InvalidRecordException("Record batch claims " + count + " records but holds " + i);
         }
     }
 
@@ -411,7 +459,7 @@ public final class Log implements AutoCloseable {
             long base = logEndOffset();
             Segment s = Segment.create(dir, base, io, config.indexIntervalBytes, config.segmentIndexBytes, clock.millis());
             segments.put(base, s);
-            directoryDirty = true;
+            directoryChanges++;
             return s;
         } catch (IOException e) {
             throw new KafkaStorageException("Rolling a new segment in " + dir + " failed", e);
@@ -521,6 +569,7 @@ public final class Log implements AutoCloseable {
     public FlushTask prepareFlush() {
         ensureOpen();
         long target = logEndOffset();
+        boolean directoryDirty = directoryChanges > directoryChangesSynced;
         if (target <= recoveryPoint && !directoryDirty) {
             return null;
         }
@@ -535,12 +584,14 @@ public final class Log implements AutoCloseable {
             throw new KafkaStorageException("Writing the index of " + dir + " failed", e);
         }
         Path syncDir = directoryDirty ? dir : null;
-        directoryDirty = false;
-        return new FlushTask(this, toSync, target, syncDir, io, truncations);
+        return new FlushTask(this, toSync, target, syncDir, io, truncations, directoryChanges);
     }
 
     /** Records that {@code task} ran; returns the offset below which everything is now durable. */
     public long completeFlush(FlushTask task) {
+        if (task.syncsDirectory()) {
+            directoryChangesSynced = Math.max(directoryChangesSynced, task.directoryChangesSeen());
+        }
         if (task.truncationsSeen() == truncations && task.targetOffset() > recoveryPoint) {
             long flushedMessages = task.targetOffset() - recoveryPoint;
             recoveryPoint = task.targetOffset();
@@ -576,9 +627,11 @@ public final class Log implements AutoCloseable {
         }
         long now = clock.millis();
         if (config.cleanupDelete && config.retentionMs >= 0) {
+            // When every segment, the active one included, is past retention.ms, roll so that the
+            // loop below can take them all in this pass (not only when the active one is alone).
             Segment active = activeSegment();
-            if (segments.size() == 1 && active.sizeBytes() > 0 && active.maxTimestamp() < now - config.retentionMs
-                    && active.nextOffset() <= highWatermark) {
+            boolean allExpired = segments.values().stream().allMatch(s -> s.maxTimestamp() < now - config.retentionMs);
+            if (allExpired && active.sizeBytes() > 0 && active.nextOffset() <= highWatermark) {
                 roll();
             }
         }
@@ -649,7 +702,8 @@ public final class Log implements AutoCloseable {
     /**
      * Removes every record at or after {@code offset} (a follower fencing its divergent tail). The
      * cut is at a batch boundary: if {@code offset} is inside a batch, that whole batch goes.
-     * Returns files to delete. Must not run while compaction runs.
+     * Returns files to delete. Must not run while compaction runs. Blocking: writes the checkpoint, since
+     * the recovery point it holds may now lie past the new end.
      */
     public SegmentDeletion truncateTo(long offset) {
         ensureOpen();
@@ -682,6 +736,7 @@ public final class Log implements AutoCloseable {
         long end = logEndOffset();
         highWatermark = Math.min(highWatermark, end);
         recoveryPoint = Math.min(recoveryPoint, end);
+        firstDirtyOffset = Math.min(firstDirtyOffset, end);
         if (logStartOffset > end) {
             logStartOffset = end;
         }
@@ -691,7 +746,14 @@ public final class Log implements AutoCloseable {
                 producers.update(h);
             }
         }
-        checkpointDirty = true;
+        // The lowered recovery point (and log start offset) must be on disk before anything is
+        // appended over the cut: with the old, higher one, a crash that loses those unflushed
+        // appends looks like lost durable records and the log refuses to open.
+        try {
+            writeCheckpoint();
+        } catch (IOException e) {
+            throw new KafkaStorageException("Writing the checkpoint of " + dir + " after truncating it failed", e);
+        }
         return new SegmentDeletion(doomed);
     }
 
@@ -730,7 +792,7 @@ public final class Log implements AutoCloseable {
         }
         compacting = true;
         return Optional.of(new CompactionTask(this, dir, io, config, candidates, endOffset, now,
-                producers.lastOffsets(), maxKeyBytes));
+                producers.lastOffsets(), maxKeyBytes, firstDirtyOffset));
     }
 
     /** Swaps in the segments a finished compaction pass wrote; returns the old ones to delete. */
@@ -748,6 +810,11 @@ public final class Log implements AutoCloseable {
                 old.add(s);
             }
             segments.put(r.cleaned().baseOffset(), r.cleaned());
+        }
+        if (!result.replacements().isEmpty()) {
+            long lastCleaned = result.replacements().get(result.replacements().size() - 1).cleaned().baseOffset();
+            Long next = segments.higherKey(lastCleaned);
+            firstDirtyOffset = next == null ? logEndOffset() : next;
         }
         return new SegmentDeletion(old);
     }
@@ -820,7 +887,7 @@ public final class Log implements AutoCloseable {
                 if (!s.readBatch(pos, h.sizeInBytes()).isValid()) {
                     throw new CorruptLogException(s.logFile(), pos, "batch fails its CRC");
                 }
-                records += h.lastOffsetDelta() + 1;
+                records += h.recordCount();
                 expectedAtLeast = h.nextOffset();
                 pos += h.sizeInBytes();
             }

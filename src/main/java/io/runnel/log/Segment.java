@@ -78,8 +78,12 @@ final class Segment {
 
     /**
      * Opens a segment whose bytes are trusted (below the recovery point, or after a clean
-     * shutdown). The indexes are loaded if they are well-formed and fit the file, else rebuilt;
-     * the tail after the last index entry is read header by header to find the next offset.
+     * shutdown): batch framing is checked, CRCs are not. The indexes are loaded if they are
+     * well-formed, fit the file and their last entry names the batch it points at; then only the
+     * tail after the last index entry is read header by header to find the next offset. Indexes
+     * that do not match (they are a cache, never fsynced) are rebuilt from every batch header.
+     *
+     * @throws CorruptLogException the batch headers do not line up from the start of the file
      */
     static Segment openTrusted(Path dir, long baseOffset, StorageIo io, int indexIntervalBytes, int maxIndexBytes)
             throws IOException {
@@ -90,41 +94,59 @@ final class Segment {
         }
         s.sizeBytes = (int) fileSize;
         boolean indexesUsable = s.offsetIndex.load() && s.timeIndex.load() && s.offsetIndex.fits(s.sizeBytes);
-        if (!indexesUsable) {
-            s.offsetIndex.reset();
-            s.timeIndex.reset();
+        if (indexesUsable && s.scanTrusted(s.offsetIndex.lookup(Long.MAX_VALUE), true) < 0) {
+            return s;
         }
-        int from = s.offsetIndex.lookup(Long.MAX_VALUE);
-        if (s.timeIndex.entries() > 0) {
-            s.maxTimestamp = s.timeIndex.lastKey();
-            s.offsetOfMaxTimestamp = baseOffset + s.timeIndex.lastValue();
-        }
-        int pos = from;
-        boolean first = true;
-        for (BatchHeader h : s.headersFrom(from)) {
-            if (!h.plausible(s.sizeBytes - pos) || h.baseOffset() < baseOffset) {
-                throw new CorruptLogException(s.logFile, pos, "batch header does not line up after a clean shutdown");
-            }
-            if (first && from == 0) {
-                s.rollBasisMs = h.maxTimestamp();
-            }
-            first = false;
-            s.observeBatch(h, pos, indexesUsable && pos == from);
-            pos += h.sizeInBytes();
-        }
-        if (pos != s.sizeBytes) {
-            throw new CorruptLogException(s.logFile, pos, "trailing bytes that are not a whole batch");
-        }
-        if (!s.timeIndex.fits(s.nextOffset)) {
-            s.offsetIndex.reset();
-            s.timeIndex.reset();
-            return openRecovering(dir, baseOffset, io, indexIntervalBytes, maxIndexBytes, s).segment;
-        }
-        if (s.sizeBytes > 0 && from > 0) {
-            // The roll basis is the first batch's timestamp, which the scan above did not reach.
-            s.rollBasisMs = s.readHeader(0).maxTimestamp();
+        s.offsetIndex.reset();
+        s.timeIndex.reset();
+        int misaligned = s.scanTrusted(0, false);
+        if (misaligned >= 0) {
+            throw new CorruptLogException(s.logFile, misaligned, misaligned == s.sizeBytes
+                    ? "trailing bytes that are not a whole batch" : "batch header does not line up in a trusted segment");
         }
         return s;
+    }
+
+    /**
+     * Reads the batch headers from {@code from} to the end of the file, setting the next offset,
+     * largest timestamp and roll basis. With {@code indexed}, the loaded indexes cover everything
+     * before {@code from}, the position of the last offset index entry. Returns -1 if the headers
+     * line up (plausible, offsets increasing, ending exactly at the end of the file, and the
+     * indexes fit what was read), else the position where they stop lining up.
+     */
+    private int scanTrusted(int from, boolean indexed) throws IOException {
+        maxTimestamp = -1;
+        offsetOfMaxTimestamp = -1;
+        nextOffset = baseOffset;
+        bytesSinceLastIndexEntry = 0;
+        if (indexed && timeIndex.entries() > 0) {
+            maxTimestamp = timeIndex.lastKey();
+            offsetOfMaxTimestamp = baseOffset + timeIndex.lastValue();
+        }
+        if (indexed && offsetIndex.entries() > 0
+                && (sizeBytes - from < BatchHeader.SIZE || readHeader(from).baseOffset() != baseOffset + offsetIndex.lastKey())) {
+            return from;
+        }
+        int pos = from;
+        try {
+            for (BatchHeader h : headersFrom(from)) {
+                if (!h.plausible(sizeBytes - pos) || h.baseOffset() < nextOffset
+                        || h.lastOffset() - baseOffset > Integer.MAX_VALUE) {
+                    return pos;
+                }
+                observeBatch(h, pos, indexed && pos == from);
+                pos += h.sizeInBytes();
+            }
+        } catch (CorruptLogException e) {
+            return pos;
+        }
+        if (pos != sizeBytes || (indexed && !timeIndex.fits(nextOffset))) {
+            return pos;
+        }
+        if (sizeBytes > 0) {
+            rollBasisMs = readHeader(0).maxTimestamp();
+        }
+        return -1;
     }
 
     /** What recovery found in one segment. */
@@ -134,16 +156,14 @@ final class Segment {
     /**
      * Opens a segment whose tail may be torn: every batch is checked by length, magic, offsets
      * and CRC; the indexes are rebuilt. The segment is cut at the first bad batch; the caller
-     * decides whether that cut is allowed.
+     * decides whether that cut is allowed, and makes it with {@link #cutBadTail()}. A batch's offsets must lie below
+     * {@code nextSegmentBase} (the next segment's base offset, or {@code Long.MAX_VALUE} for the
+     * last segment) and within 2^31 of the base offset, since the base offset field of a batch is
+     * not covered by its CRC.
      */
-    static Recovered openRecovering(Path dir, long baseOffset, StorageIo io, int indexIntervalBytes, int maxIndexBytes)
-            throws IOException {
+    static Recovered openRecovering(Path dir, long baseOffset, StorageIo io, int indexIntervalBytes, int maxIndexBytes,
+                                    long nextSegmentBase) throws IOException {
         Segment s = new Segment(dir, baseOffset, io, indexIntervalBytes, maxIndexBytes, false);
-        return openRecovering(dir, baseOffset, io, indexIntervalBytes, maxIndexBytes, s);
-    }
-
-    private static Recovered openRecovering(Path dir, long baseOffset, StorageIo io, int indexIntervalBytes,
-                                            int maxIndexBytes, Segment s) throws IOException {
         s.offsetIndex.reset();
         s.timeIndex.reset();
         s.maxTimestamp = -1;
@@ -153,6 +173,7 @@ final class Segment {
         long fileSize = s.log.size();
         int limit = (int) Math.min(fileSize, Integer.MAX_VALUE);
         int pos = 0;
+        int previousPos = -1;
         String problem = null;
         ByteBuffer headerBuf = ByteBuffer.allocate(BatchHeader.SIZE);
         while (pos < limit) {
@@ -170,6 +191,18 @@ final class Segment {
             }
             if (h.baseOffset() < s.nextOffset) {
                 problem = "batch offset " + h.baseOffset() + " goes backwards (expected at least " + s.nextOffset + ")";
+                if (previousPos >= 0) {
+                    // No CRC covers a batch's base offset, so the batch before may be the damaged one,
+                    // its offsets moved up: when two neighbours disagree on order, neither is kept.
+                    problem += "; the batch before it at byte " + previousPos + " is cut too";
+                    pos = previousPos;
+                    s.replayHeadersBefore(pos);
+                }
+                break;
+            }
+            if (h.lastOffset() >= nextSegmentBase || h.lastOffset() - baseOffset > Integer.MAX_VALUE) {
+                problem = "batch offsets " + h.baseOffset() + ".." + h.lastOffset() + " do not belong in this segment"
+                        + " (next segment starts at " + nextSegmentBase + ")";
                 break;
             }
             ByteBuffer batchBuf = ByteBuffer.allocate(h.sizeInBytes());
@@ -184,15 +217,38 @@ final class Segment {
                 s.rollBasisMs = h.maxTimestamp();
             }
             s.observeBatch(h, pos, false);
+            previousPos = pos;
             pos += h.sizeInBytes();
         }
         int truncated = (int) (fileSize - pos);
         s.sizeBytes = pos;
-        if (truncated > 0) {
-            s.log.truncate(pos);
-        }
         s.persistIndexes();
+        // The file keeps its bad tail until the caller has decided the cut is allowed (cutBadTail):
+        // a log that refuses to open must leave the evidence as it found it.
         return new Recovered(s, pos, truncated, problem);
+    }
+
+    /** Forgets the batches from {@code position} on, during recovery: rebuilds the state from the headers before it. */
+    private void replayHeadersBefore(int position) throws IOException {
+        offsetIndex.reset();
+        timeIndex.reset();
+        maxTimestamp = -1;
+        offsetOfMaxTimestamp = -1;
+        nextOffset = baseOffset;
+        bytesSinceLastIndexEntry = 0;
+        sizeBytes = position;
+        int p = 0;
+        for (BatchHeader h : headersFrom(0)) {
+            observeBatch(h, p, false);
+            p += h.sizeInBytes();
+        }
+    }
+
+    /** Cuts the file at {@link #sizeBytes()}, removing the tail that {@link #openRecovering} found bad. */
+    void cutBadTail() throws IOException {
+        if (log.size() > sizeBytes) {
+            log.truncate(sizeBytes);
+        }
     }
 
     /** Updates the in-memory state and indexes for a batch at {@code position} that is already in the file. */
