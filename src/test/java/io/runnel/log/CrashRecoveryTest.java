@@ -8,7 +8,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -56,6 +55,7 @@ class CrashRecoveryTest {
         Path dir = tmp.resolve("t-0");
         long acknowledged = 0;
         long recoveredEnd = 0;
+        int segments = 0;
         for (int round = 1; round <= KILLS; round++) {
             String context = "round " + round + " of " + KILLS + ", seed " + SEED
                     + " (replay with -Drunnel.crash.seed=" + SEED + ")";
@@ -73,7 +73,7 @@ class CrashRecoveryTest {
 
             long acknowledgedThisRound = durableOffsets(child.lines(), acknowledged, context);
             acknowledged = Math.max(acknowledged, acknowledgedThisRound);
-            try (Log log = Log.open(dir, DurableWriterMain.CONFIG, StorageIo.SYSTEM, Clock.systemUTC())) {
+            try (Log log = Log.open(dir, DurableWriterMain.CONFIG, StorageIo.SYSTEM, DurableWriterMain.CLOCK)) {
                 long end = log.logEndOffset();
                 assertThat(end).as("%s: the log end after recovery is at or beyond the last acknowledged offset %s",
                         context, acknowledged).isGreaterThanOrEqualTo(acknowledged);
@@ -82,6 +82,7 @@ class CrashRecoveryTest {
                 assertHoldsExactlyTheRecordsBelow(log, end, context);
                 assertThat(log.verifyAll()).as("%s: verifyAll", context).isEqualTo(end);
                 recoveredEnd = end;
+                segments = log.segmentCount();
                 // Half the time the next child finds a cleanly closed log, half the time a crashed one.
                 if (random.nextBoolean()) {
                     log.close();
@@ -93,6 +94,8 @@ class CrashRecoveryTest {
             }
         }
         assertThat(acknowledged).as("the children acknowledged something (seed %s)", SEED).isPositive();
+        System.out.printf("CrashRecoveryTest: %d kills (seed %d): %d records acknowledged durable, %d recovered,"
+                + " %d segments%n", KILLS, SEED, acknowledged, recoveredEnd, segments);
     }
 
     /** The highest offset in the child's DURABLE lines; they must never go back, nor below what earlier children acknowledged. */

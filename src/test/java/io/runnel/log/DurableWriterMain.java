@@ -7,6 +7,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.Random;
 
 import org.apache.kafka.common.record.SimpleRecord;
@@ -30,6 +32,11 @@ import io.runnel.config.LogConfig;
 public final class DurableWriterMain {
 
     static final long TIMESTAMP_BASE_MS = 1_700_000_000_000L;
+    /**
+     * The log's clock, a day after the first timestamp: record timestamps stay near it, so
+     * {@code segment.ms} (measured from a segment's first timestamp) never rolls; size does.
+     */
+    static final Clock CLOCK = Clock.fixed(Instant.ofEpochMilli(TIMESTAMP_BASE_MS + 86_400_000L), ZoneOffset.UTC);
 
     /** Small segments, so rolls happen many times in a run. */
     static final LogConfig CONFIG = LogConfig.defaults()
@@ -54,7 +61,7 @@ public final class DurableWriterMain {
         exitWhenParentGoes();
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.US_ASCII);
 
-        Log log = Log.open(dir, CONFIG, StorageIo.SYSTEM, Clock.systemUTC());
+        Log log = Log.open(dir, CONFIG, StorageIo.SYSTEM, CLOCK);
         out.print("OPENED " + log.logEndOffset() + "\n");
         out.flush();
         while (System.currentTimeMillis() < deadlineMs) {
