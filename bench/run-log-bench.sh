@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the partition log's JMH benchmarks (src/test/java/io/runnel/bench) on this machine.
 #
-#   bench/run-log-bench.sh                  # everything, about 9 minutes
+#   bench/run-log-bench.sh                  # everything, about 8 minutes of JMH
 #   bench/run-log-bench.sh LogReadBench     # a regex of the benchmarks to run
 #   bench/run-log-bench.sh LogAppendBench -p flush=os -prof gc    # further arguments go to JMH
 #
@@ -20,6 +20,7 @@
 # core on average while it ran; the least disturbed attempt is kept. The JSON is then the merge of
 # those runs, and target/bench-contention.txt lists, per combination, the attempts and the CPU that
 # other processes used during each. Do not pass -p in this mode.
+#
 # The compiled classes are copied to a private directory before JMH starts, so that another build
 # of the project recompiling target/classes meanwhile cannot pull classes from under the forks.
 set -euo pipefail
@@ -74,6 +75,7 @@ fi
     echo "project dir: $PWD"; df -T "$PWD"
     echo "vm: $(for f in dirty_background_ratio dirty_ratio dirty_expire_centisecs; do printf '%s=%s ' "$f" "$(cat /proc/sys/vm/$f)"; done)"
     echo "java:"; java -version 2>&1
+    echo "code: $(git rev-parse --short HEAD 2> /dev/null || echo '?'), uncommitted under src/main: $(git status --short src/main 2> /dev/null | tr '\n' ' ')"
     echo "command: bench/run-log-bench.sh $regex $*"
 } > target/bench-machine.txt
 cat target/bench-machine.txt
