@@ -155,11 +155,11 @@ final class Segment {
 
     /**
      * Opens a segment whose tail may be torn: every batch is checked by length, magic, offsets
-     * and CRC; the indexes are rebuilt. The segment is cut at the first bad batch; the caller
-     * decides whether that cut is allowed, and makes it with {@link #cutBadTail()}. A batch's offsets must lie below
-     * {@code nextSegmentBase} (the next segment's base offset, or {@code Long.MAX_VALUE} for the
-     * last segment) and within 2^31 of the base offset, since the base offset field of a batch is
-     * not covered by its CRC.
+     * and CRC; the indexes are rebuilt. The segment ends at the first bad batch; the caller
+     * decides whether that cut is allowed, and makes it in the file with {@link #cutBadTail()}. A
+     * batch's offsets must lie below {@code nextSegmentBase} (the next segment's base offset, or
+     * {@code Long.MAX_VALUE} for the last segment) and within 2^31 of the base offset, since the
+     * base offset field of a batch is not covered by its CRC.
      */
     static Recovered openRecovering(Path dir, long baseOffset, StorageIo io, int indexIntervalBytes, int maxIndexBytes,
                                     long nextSegmentBase) throws IOException {
