@@ -34,6 +34,15 @@ final class LogCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
+    /** Whether {@code dir} is a directory; if not, says so on the command's error stream. */
+    static boolean isDirectory(picocli.CommandLine.Model.CommandSpec spec, Path dir) {
+        if (Files.isDirectory(dir)) {
+            return true;
+        }
+        spec.commandLine().getErr().println("Not a directory: " + dir);
+        return false;
+    }
+
     @Command(name = "dump", mixinStandardHelpOptions = true,
             description = "Print every batch of a partition directory's segments, with its CRC check. Read-only.")
     static final class Dump implements Callable<Integer> {
@@ -48,11 +57,10 @@ final class LogCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            PrintWriter out = spec.commandLine().getOut();
-            if (!Files.isDirectory(dir)) {
-                spec.commandLine().getErr().println("Not a directory: " + dir);
+            if (!isDirectory(spec, dir)) {
                 return 2;
             }
+            PrintWriter out = spec.commandLine().getOut();
             List<Path> segments;
             try (Stream<Path> s = Files.list(dir)) {
                 segments = s.filter(p -> p.getFileName().toString().matches("\\d{20}\\.log")).sorted().toList();
@@ -96,11 +104,10 @@ final class LogCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            PrintWriter out = spec.commandLine().getOut();
-            if (!Files.isDirectory(dir)) {
-                spec.commandLine().getErr().println("Not a directory: " + dir);
+            if (!isDirectory(spec, dir)) {
                 return 2;
             }
+            PrintWriter out = spec.commandLine().getOut();
             try (Log log = Log.open(dir, LogConfig.defaults(), StorageIo.SYSTEM, Clock.systemUTC())) {
                 Log.RecoveryReport r = log.recoveryReport();
                 out.printf("clean shutdown: %s, segments scanned: %d, bytes truncated: %d, segments dropped: %d, swaps completed: %d%n",

@@ -18,11 +18,8 @@ import java.nio.file.Path;
 final class OffsetIndex extends SparseIndex {
 
     static final int ENTRY_BYTES = 8;
-    private final long baseOffset;
-
     OffsetIndex(Path file, FileChannel channel, long baseOffset, int maxIndexBytes) {
-        super(file, channel, maxIndexBytes);
-        this.baseOffset = baseOffset;
+        super(file, channel, baseOffset, maxIndexBytes);
     }
 
     @Override

@@ -20,6 +20,8 @@ import java.util.Arrays;
 abstract class SparseIndex {
 
     protected final Path file;
+    /** The segment's base offset; entries store offsets relative to it. */
+    protected final long baseOffset;
     private final FileChannel channel;
     private final int maxEntries;
     private long[] keys = new long[16];
@@ -28,8 +30,9 @@ abstract class SparseIndex {
     private int persistedEntries;
     private boolean fileTruncated;
 
-    SparseIndex(Path file, FileChannel channel, int maxIndexBytes) {
+    SparseIndex(Path file, FileChannel channel, long baseOffset, int maxIndexBytes) {
         this.file = file;
+        this.baseOffset = baseOffset;
         this.channel = channel;
         this.maxEntries = Math.max(1, maxIndexBytes / entryBytes());
     }

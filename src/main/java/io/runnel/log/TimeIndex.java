@@ -20,11 +20,8 @@ import java.nio.file.Path;
 final class TimeIndex extends SparseIndex {
 
     static final int ENTRY_BYTES = 12;
-    private final long baseOffset;
-
     TimeIndex(Path file, FileChannel channel, long baseOffset, int maxIndexBytes) {
-        super(file, channel, maxIndexBytes);
-        this.baseOffset = baseOffset;
+        super(file, channel, baseOffset, maxIndexBytes);
     }
 
     @Override

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -63,7 +62,7 @@ class CompactionCrashTest {
     @AfterEach
     void deleteScratch() throws IOException {
         if (!scratch.startsWith(tmp)) {
-            deleteTree(scratch);
+            TestFiles.deleteTree(scratch);
         }
     }
 
@@ -112,7 +111,7 @@ class CompactionCrashTest {
         List<Rec> before = readAllAfterOpen(template, config);
 
         // The dry run: the after state, the group boundaries, and how many operations the pass takes.
-        Path dryDir = copy(template, tmp.resolve("dry-run"));
+        Path dryDir = TestFiles.copyDir(template, tmp.resolve("dry-run"));
         FaultyStorageIo counting = new FaultyStorageIo(SEED);
         List<Rec> after;
         List<Long> groupStarts = new ArrayList<>();
@@ -137,14 +136,14 @@ class CompactionCrashTest {
         groupStarts.add(Long.MAX_VALUE);
 
         for (long n = 1; n <= operationsOfPass; n++) {
-            Path dir = copy(template, scratch.resolve("crash-" + n));
+            Path dir = TestFiles.copyDir(template, scratch.resolve("crash-" + n));
             try {
                 crashAndRecover(dir, config, n, before, after, groupStarts);
             } catch (AssertionError | Exception e) {
                 throw new AssertionError("Crash at operation " + n + " of " + operationsOfPass + " of the pass (seed "
                         + SEED + ", replay with -Drunnel.compaction.seed=" + SEED + ") failed", e);
             }
-            deleteTree(dir);
+            TestFiles.deleteTree(dir);
         }
     }
 
@@ -264,27 +263,6 @@ class CompactionCrashTest {
     private List<Rec> readAllAfterOpen(Path dir, LogConfig config) throws IOException {
         try (Log log = Log.open(dir, config, StorageIo.SYSTEM, clock)) {
             return Batches.readAll(log, 0);
-        }
-    }
-
-    private static Path copy(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        try (Stream<Path> files = Files.list(from)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        return to;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> all = Files.walk(dir)) {
-            for (Path f : (Iterable<Path>) all.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                Files.delete(f);
-            }
         }
     }
 }

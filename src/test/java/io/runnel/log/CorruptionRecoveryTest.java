@@ -9,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
@@ -103,7 +102,7 @@ class CorruptionRecoveryTest {
     @AfterEach
     void deleteScratch() throws IOException {
         if (!scratch.startsWith(tmp)) {
-            deleteTree(scratch);
+            TestFiles.deleteTree(scratch);
         }
     }
 
@@ -365,7 +364,7 @@ class CorruptionRecoveryTest {
                     + (damage == null ? "?" : damage.description()) + ") failed; replay with -Drunnel.corruption.seed="
                     + seed + " -Drunnel.corruption.run.seed=" + RUN_SEED, e);
         } finally {
-            deleteTree(copy);
+            TestFiles.deleteTree(copy);
         }
     }
 
@@ -545,7 +544,7 @@ class CorruptionRecoveryTest {
         String name = t.segments().get(middle).getFileName().toString();
 
         // Cut in the middle of a batch: the segment no longer ends on a batch boundary.
-        Path cut = copy(t.dir(), tmp.resolve("cut"));
+        Path cut = TestFiles.copyDir(t.dir(), tmp.resolve("cut"));
         BatchAt victim = t.batches().stream().filter(b -> b.segment() == middle).findFirst().orElseThrow();
         try (FileChannel ch = FileChannel.open(cut.resolve(name), StandardOpenOption.WRITE)) {
             ch.truncate(victim.position() + victim.sizeBytes() / 2);
@@ -555,7 +554,7 @@ class CorruptionRecoveryTest {
                 .hasMessageContaining(name);
 
         // Garbage where its last batch ended.
-        Path tail = copy(t.dir(), tmp.resolve("tail"));
+        Path tail = TestFiles.copyDir(t.dir(), tmp.resolve("tail"));
         Files.write(tail.resolve(name), new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, StandardOpenOption.APPEND);
         assertThatThrownBy(() -> Log.open(tail, CONFIG, StorageIo.SYSTEM, clock))
                 .isInstanceOf(CorruptLogException.class)
@@ -570,7 +569,7 @@ class CorruptionRecoveryTest {
                 .filter(b -> b.firstOffset() < t.recoveryPoint())
                 .reduce((a, b) -> b).orElseThrow();
         assertThat(durable.segment()).isEqualTo(holding);
-        Path flipped = copy(t.dir(), tmp.resolve("flipped"));
+        Path flipped = TestFiles.copyDir(t.dir(), tmp.resolve("flipped"));
         Path holdingFile = flipped.resolve(t.segments().get(holding).getFileName());
         byte[] bytes = Files.readAllBytes(holdingFile);
         bytes[durable.end() - 1] ^= 0x40;
@@ -582,7 +581,7 @@ class CorruptionRecoveryTest {
 
         // A flipped byte inside a record of a trusted segment: the open checks framing only there,
         // so it opens, and verifyAll (the full CRC scan) names the file.
-        Path payload = copy(t.dir(), tmp.resolve("payload"));
+        Path payload = TestFiles.copyDir(t.dir(), tmp.resolve("payload"));
         byte[] middleBytes = Files.readAllBytes(payload.resolve(name));
         middleBytes[victim.end() - 2] ^= 0x01;
         Files.write(payload.resolve(name), middleBytes);
@@ -592,7 +591,7 @@ class CorruptionRecoveryTest {
         }
 
         // And the undamaged template opens with everything.
-        try (Log log = Log.open(copy(t.dir(), tmp.resolve("whole")), CONFIG, StorageIo.SYSTEM, clock)) {
+        try (Log log = Log.open(TestFiles.copyDir(t.dir(), tmp.resolve("whole")), CONFIG, StorageIo.SYSTEM, clock)) {
             assertThat(Batches.readAll(log, 0)).isEqualTo(t.written());
         }
     }
@@ -605,7 +604,7 @@ class CorruptionRecoveryTest {
         int last = t.segments().size() - 1;
         List<BatchAt> lastBatches = t.batches().stream().filter(b -> b.segment() == last).toList();
         assertThat(lastBatches).hasSizeGreaterThan(1);
-        Path copy = copy(t.dir(), tmp.resolve("cut"));
+        Path copy = TestFiles.copyDir(t.dir(), tmp.resolve("cut"));
         String name = t.segments().get(last).getFileName().toString();
         try (FileChannel ch = FileChannel.open(copy.resolve(name), StandardOpenOption.WRITE)) {
             ch.truncate(lastBatches.get(1).position());
@@ -616,7 +615,7 @@ class CorruptionRecoveryTest {
                 .hasMessageContaining("recovery point");
 
         // The same with the whole last segment gone.
-        Path gone = copy(t.dir(), tmp.resolve("gone"));
+        Path gone = TestFiles.copyDir(t.dir(), tmp.resolve("gone"));
         for (String suffix : List.of(Segment.LOG_SUFFIX, Segment.INDEX_SUFFIX, Segment.TIME_INDEX_SUFFIX)) {
             Files.delete(gone.resolve(name.replace(Segment.LOG_SUFFIX, suffix)));
         }
@@ -631,7 +630,7 @@ class CorruptionRecoveryTest {
             Template t = writeTemplate(tmp.resolve("template-" + checkpoint), 7, checkpoint);
             Random random = new Random(7);
             for (int s = 0; s < t.segments().size(); s++) {
-                Path copy = copy(t.dir(), tmp.resolve("garbage-" + checkpoint + "-" + s));
+                Path copy = TestFiles.copyDir(t.dir(), tmp.resolve("garbage-" + checkpoint + "-" + s));
                 String log = t.segments().get(s).getFileName().toString();
                 byte[] garbage = new byte[8 * (1 + random.nextInt(6))];
                 random.nextBytes(garbage);
@@ -650,7 +649,7 @@ class CorruptionRecoveryTest {
         int s = 1;
         assertThat(t.trusted(s)).isTrue();
         BatchAt second = t.batches().stream().filter(b -> b.segment() == s).skip(1).findFirst().orElseThrow();
-        Path copy = copy(t.dir(), tmp.resolve("lying"));
+        Path copy = TestFiles.copyDir(t.dir(), tmp.resolve("lying"));
         ByteBuffer entry = ByteBuffer.allocate(OffsetIndex.ENTRY_BYTES);
         entry.putInt((int) (second.firstOffset() - t.bases().get(s))).putInt(second.position() + 5).flip();
         String log = t.segments().get(s).getFileName().toString();
@@ -673,26 +672,4 @@ class CorruptionRecoveryTest {
         }
     }
 
-    // ---------------------------------------------------------------- files
-
-    private static Path copy(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        try (Stream<Path> files = Files.list(from)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        return to;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> all = Files.walk(dir)) {
-            for (Path f : (Iterable<Path>) all.sorted(java.util.Comparator.reverseOrder())::iterator) {
-                Files.delete(f);
-            }
-        }
-    }
 }
