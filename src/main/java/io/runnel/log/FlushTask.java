@@ -21,9 +21,11 @@ public final class FlushTask {
     private final StorageIo io;
     private final long truncationsSeen;
     private final long directoryChangesSeen;
+    private final long preparedMs;
 
     FlushTask(Log log, List<Segment> segments, long targetOffset, Path dirToSync, StorageIo io, long truncationsSeen,
-              long directoryChangesSeen) {
+              long directoryChangesSeen, long preparedMs) {
+        this.preparedMs = preparedMs;
         this.log = log;
         this.truncationsSeen = truncationsSeen;
         this.directoryChangesSeen = directoryChangesSeen;
@@ -41,6 +43,11 @@ public final class FlushTask {
     /** The log's count of segment creations when the task was made; its directory sync covers that many. */
     long directoryChangesSeen() {
         return directoryChangesSeen;
+    }
+
+    /** The log's clock when the task was made. */
+    long preparedMs() {
+        return preparedMs;
     }
 
     /** Whether the task syncs the directory (a segment was created since the last completed flush). */

@@ -72,8 +72,8 @@ public final class Log implements AutoCloseable {
     private long logStartOffset;
     private long highWatermark;
     private long recoveryPoint;
-    private long unflushedMessages;
-    private long lastFlushMs;
+    /** When the oldest record that is not yet durable was appended (-1: everything is durable), for flush.ms. */
+    private long unflushedSinceMs = -1;
     /**
      * Segment files created so far, and how many of those creations a completed flush has made
      * durable with a directory sync. Counted rather than flagged so that a flush that fails leaves
@@ -237,7 +237,6 @@ public final class Log implements AutoCloseable {
             io.syncDirectory(dir);
             log.recoveryPoint = log.logEndOffset();
             log.highWatermark = log.logEndOffset();
-            log.lastFlushMs = clock.millis();
             log.writeCheckpoint();
             io.deleteIfExists(dir.resolve(CLEAN_SHUTDOWN_FILE));
             io.syncDirectory(dir);
@@ -311,53 +310,109 @@ public final class Log implements AutoCloseable {
      * @throws KafkaStorageException the write failed; the file was cut back to where it was
      */
     public LogAppendInfo append(MemoryRecords records, int leaderEpoch) {
+        AppendOutcome outcome = appendAll(List.of(records), leaderEpoch).get(0);
+        if (outcome.error() != null) {
+            throw outcome.error();
+        }
+        return outcome.info();
+    }
+
+    /** One request's part in {@link #appendAll}: what was appended, or why the request was refused. */
+    public record AppendOutcome(LogAppendInfo info, RuntimeException error) {
+    }
+
+    /**
+     * Appends several requests (each as {@link #append} takes it) with one gathering write, so
+     * that produce requests arriving together cost one system call instead of one each. Each
+     * request is validated on its own: a refused one gets its exception in its outcome and writes
+     * nothing, the others go ahead, in order. If the write fails, every accepted request gets the
+     * {@link KafkaStorageException} and the file is cut back to where it was.
+     */
+    public List<AppendOutcome> appendAll(List<MemoryRecords> requests, int leaderEpoch) {
         ensureOpen();
         long now = clock.millis();
-        List<MutableRecordBatch> batches = validate(records);
-        if (batches.size() == 1) {
-            BatchHeader h = headerOf(batches.get(0));
-            ProducerStateManager.BatchMetadata dup = producers.findDuplicate(h);
-            if (dup != null) {
-                return new LogAppendInfo(dup.firstOffset(), dup.lastOffset(), -1, -1,
-                        (int) (dup.lastOffset() - dup.firstOffset() + 1), 0, true);
+        AppendOutcome[] outcomes = new AppendOutcome[requests.size()];
+        List<Integer> accepted = new ArrayList<>();
+        List<List<MutableRecordBatch>> acceptedBatches = new ArrayList<>();
+        Map<Long, int[]> pending = new HashMap<>();
+        for (int i = 0; i < requests.size(); i++) {
+            try {
+                List<MutableRecordBatch> batches = validate(requests.get(i));
+                ProducerStateManager.BatchMetadata dup = batches.size() == 1
+                        ? producers.findDuplicate(headerOf(batches.get(0))) : null;
+                if (dup != null) {
+                    outcomes[i] = new AppendOutcome(new LogAppendInfo(dup.firstOffset(), dup.lastOffset(), -1, -1,
+                            (int) (dup.lastOffset() - dup.firstOffset() + 1), 0, true), null);
+                    continue;
+                }
+                // Checked against a copy, so a refused request leaves no trace in the sequence state.
+                Map<Long, int[]> afterRequest = new HashMap<>(pending);
+                for (MutableRecordBatch b : batches) {
+                    producers.check(headerOf(b), afterRequest);
+                }
+                pending = afterRequest;
+                accepted.add(i);
+                acceptedBatches.add(batches);
+            } catch (RuntimeException e) {
+                outcomes[i] = new AppendOutcome(null, e);
             }
         }
-        Map<Long, int[]> pending = new HashMap<>();
-        for (MutableRecordBatch b : batches) {
-            producers.check(headerOf(b), pending);
+        if (accepted.isEmpty()) {
+            return List.of(outcomes);
         }
 
         long next = logEndOffset();
         long appendTime = config.timestampType == LogConfig.TimestampType.LOG_APPEND_TIME ? now : -1;
-        List<BatchHeader> headers = new ArrayList<>(batches.size());
-        long maxTimestamp = RecordBatch.NO_TIMESTAMP;
-        int count = 0;
-        for (MutableRecordBatch b : batches) {
-            int delta = (int) (b.lastOffset() - b.baseOffset());
-            b.setLastOffset(next + delta);
-            b.setPartitionLeaderEpoch(leaderEpoch);
-            if (appendTime >= 0) {
-                b.setMaxTimestamp(TimestampType.LOG_APPEND_TIME, appendTime);
+        List<BatchHeader> headers = new ArrayList<>();
+        ByteBuffer[] buffers = new ByteBuffer[accepted.size()];
+        LogAppendInfo[] infos = new LogAppendInfo[accepted.size()];
+        long totalBytes = 0;
+        for (int r = 0; r < accepted.size(); r++) {
+            int firstHeader = headers.size();
+            long maxTimestamp = RecordBatch.NO_TIMESTAMP;
+            int count = 0;
+            for (MutableRecordBatch b : acceptedBatches.get(r)) {
+                int delta = (int) (b.lastOffset() - b.baseOffset());
+                b.setLastOffset(next + delta);
+                b.setPartitionLeaderEpoch(leaderEpoch);
+                if (appendTime >= 0) {
+                    b.setMaxTimestamp(TimestampType.LOG_APPEND_TIME, appendTime);
+                }
+                BatchHeader h = headerOf(b);
+                headers.add(h);
+                maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp());
+                count += h.recordCount();
+                next = h.nextOffset();
             }
-            BatchHeader h = headerOf(b);
-            headers.add(h);
-            maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp());
-            count += h.lastOffsetDelta() + 1;
-            next = h.nextOffset();
+            buffers[r] = requests.get(accepted.get(r)).buffer();
+            totalBytes += buffers[r].remaining();
+            infos[r] = new LogAppendInfo(headers.get(firstHeader).baseOffset(), headers.get(headers.size() - 1).lastOffset(),
+                    maxTimestamp, appendTime, count, buffers[r].remaining(), false);
         }
-        ByteBuffer bytes = records.buffer();
-        Segment active = maybeRoll(bytes.remaining(), headers, now);
+        if (totalBytes > Integer.MAX_VALUE / 2) {
+            throw new RecordTooLargeException("An append of " + totalBytes + " bytes is too large for one segment");
+        }
+        Segment active = maybeRoll((int) totalBytes, headers, now);
         try {
-            active.append(bytes, headers, now);
+            active.append(buffers, headers, now);
         } catch (IOException e) {
-            throw new KafkaStorageException("Append to " + active.logFile() + " failed; nothing was written", e);
+            KafkaStorageException failure = new KafkaStorageException("Append to " + active.logFile()
+                    + " failed; nothing was written", e);
+            for (int i : accepted) {
+                outcomes[i] = new AppendOutcome(null, failure);
+            }
+            return List.of(outcomes);
         }
         for (BatchHeader h : headers) {
             producers.update(h);
         }
-        unflushedMessages += count;
-        return new LogAppendInfo(headers.get(0).baseOffset(), headers.get(headers.size() - 1).lastOffset(),
-                maxTimestamp, appendTime, count, bytes.remaining(), false);
+        if (unflushedSinceMs < 0) {
+            unflushedSinceMs = now;
+        }
+        for (int r = 0; r < accepted.size(); r++) {
+            outcomes[accepted.get(r)] = new AppendOutcome(infos[r], null);
+        }
+        return List.of(outcomes);
     }
 
     private List<MutableRecordBatch> validate(MemoryRecords records) {
@@ -554,12 +609,16 @@ public final class Log implements AutoCloseable {
 
     // ---------------------------------------------------------------- flush
 
-    /** Whether {@code flush.messages} or {@code flush.ms} asks for a flush now. */
+    /**
+     * Whether {@code flush.messages} or {@code flush.ms} asks for a flush now. Messages not yet
+     * flushed are counted as offsets past the recovery point, which is exact for appended records.
+     */
     public boolean shouldFlush() {
-        if (recoveryPoint >= logEndOffset()) {
+        long unflushedMessages = logEndOffset() - recoveryPoint;
+        if (unflushedMessages <= 0) {
             return false;
         }
-        return unflushedMessages >= config.flushMessages || clock.millis() - lastFlushMs >= config.flushMs;
+        return unflushedMessages >= config.flushMessages || clock.millis() - unflushedSinceMs >= config.flushMs;
     }
 
     /**
@@ -584,7 +643,7 @@ public final class Log implements AutoCloseable {
             throw new KafkaStorageException("Writing the index of " + dir + " failed", e);
         }
         Path syncDir = directoryDirty ? dir : null;
-        return new FlushTask(this, toSync, target, syncDir, io, truncations, directoryChanges);
+        return new FlushTask(this, toSync, target, syncDir, io, truncations, directoryChanges, clock.millis());
     }
 
     /** Records that {@code task} ran; returns the offset below which everything is now durable. */
@@ -593,12 +652,11 @@ public final class Log implements AutoCloseable {
             directoryChangesSynced = Math.max(directoryChangesSynced, task.directoryChangesSeen());
         }
         if (task.truncationsSeen() == truncations && task.targetOffset() > recoveryPoint) {
-            long flushedMessages = task.targetOffset() - recoveryPoint;
             recoveryPoint = task.targetOffset();
-            unflushedMessages = Math.max(0, unflushedMessages - flushedMessages);
             checkpointDirty = true;
         }
-        lastFlushMs = clock.millis();
+        // Records appended after the task was made are younger than it, so its time bounds their wait.
+        unflushedSinceMs = recoveryPoint >= logEndOffset() ? -1 : task.preparedMs();
         return recoveryPoint;
     }
 
@@ -736,6 +794,9 @@ public final class Log implements AutoCloseable {
         long end = logEndOffset();
         highWatermark = Math.min(highWatermark, end);
         recoveryPoint = Math.min(recoveryPoint, end);
+        if (recoveryPoint >= end) {
+            unflushedSinceMs = -1;
+        }
         firstDirtyOffset = Math.min(firstDirtyOffset, end);
         if (logStartOffset > end) {
             logStartOffset = end;
@@ -935,10 +996,6 @@ public final class Log implements AutoCloseable {
 
     public RecoveryReport recoveryReport() {
         return recoveryReport;
-    }
-
-    Clock clock() {
-        return clock;
     }
 
     private void ensureOpen() {

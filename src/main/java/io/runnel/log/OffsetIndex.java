@@ -52,15 +52,6 @@ final class OffsetIndex extends SparseIndex {
         return slot < 0 ? 0 : valueAt(slot);
     }
 
-    /** Drops entries for batches at or after {@code position} (the segment was truncated there). */
-    void truncateToPosition(int position) {
-        int slot = entries();
-        while (slot > 0 && valueAt(slot - 1) >= position) {
-            slot--;
-        }
-        truncateToSlot(slot);
-    }
-
     /** Whether every entry points inside a segment of {@code segmentBytes}. */
     boolean fits(int segmentBytes) {
         return entries() == 0 || lastValue() < segmentBytes;

@@ -124,8 +124,4 @@ final class ProducerStateManager {
         });
         return out;
     }
-
-    int producerCount() {
-        return producers.size();
-    }
 }

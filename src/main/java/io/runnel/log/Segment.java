@@ -228,7 +228,7 @@ final class Segment {
         return new Recovered(s, pos, truncated, problem);
     }
 
-    /** Forgets the batches from {@code position} on, during recovery: rebuilds the state from the headers before it. */
+    /** Forgets the batches from {@code position} on (recovery, truncation): rebuilds the state from the headers before it. */
     private void replayHeadersBefore(int position) throws IOException {
         offsetIndex.reset();
         timeIndex.reset();
@@ -273,17 +273,23 @@ final class Segment {
      * Appends batches whose offsets are already assigned. On an I/O error the file is cut back to
      * its previous size, so a failed append leaves no byte behind.
      */
-    void append(ByteBuffer batches, List<BatchHeader> headers, long nowMs) throws IOException {
+    void append(ByteBuffer[] batches, List<BatchHeader> headers, long nowMs) throws IOException {
         int start = sizeBytes;
-        long expected = batches.remaining();
+        long expected = 0;
+        ByteBuffer[] srcs = new ByteBuffer[batches.length];
+        for (int i = 0; i < batches.length; i++) {
+            srcs[i] = batches[i].duplicate();
+            expected += srcs[i].remaining();
+        }
         if ((long) start + expected > Integer.MAX_VALUE) {
             throw new IllegalStateException("Segment " + logFile + " would exceed 2 GiB");
         }
-        ByteBuffer src = batches.duplicate();
-        long pos = start;
         try {
-            while (src.hasRemaining()) {
-                pos += log.write(src, pos);
+            // One gathering write at the end of the file: the owner is the only writer of this channel.
+            log.position(start);
+            long written = 0;
+            while (written < expected) {
+                written += log.write(srcs);
             }
         } catch (IOException | RuntimeException e) {
             try {
@@ -379,26 +385,8 @@ final class Segment {
             return nextOffset;
         }
         log.truncate(cut);
-        offsetIndex.truncateToPosition(cut);
-        timeIndex.clear();
-        sizeBytes = cut;
-        // Rescan what is left for the largest timestamp and next offset; truncation is rare.
-        maxTimestamp = -1;
-        offsetOfMaxTimestamp = -1;
-        nextOffset = baseOffset;
-        bytesSinceLastIndexEntry = 0;
-        int p = 0;
-        for (BatchHeader h : headersFrom(0)) {
-            if (h.maxTimestamp() > maxTimestamp) {
-                maxTimestamp = h.maxTimestamp();
-                offsetOfMaxTimestamp = h.baseOffset();
-            }
-            nextOffset = h.nextOffset();
-            p += h.sizeInBytes();
-        }
-        if (maxTimestamp >= 0) {
-            timeIndex.maybeAppend(maxTimestamp, offsetOfMaxTimestamp);
-        }
+        // Rebuild the next offset, largest timestamp and indexes from what is left; truncation is rare.
+        replayHeadersBefore(cut);
         persistIndexes();
         return nextOffset;
     }
@@ -565,10 +553,6 @@ final class Segment {
 
     FileChannel channel() {
         return log;
-    }
-
-    List<Path> files() {
-        return new ArrayList<>(List.of(logFile, indexFile, timeIndexFile));
     }
 
     static String fileName(long baseOffset, String suffix) {

@@ -12,7 +12,7 @@ import java.util.Arrays;
  *
  * <p>Invariants: keys strictly increase; values never decrease; the file holds a prefix of the
  * entries (entries are appended to the file on {@link #persist}, never rewritten in place except
- * by truncation). An index that does not match its segment is not trusted: it is rebuilt from
+ * by {@link #reset}). An index that does not match its segment is not trusted: it is rebuilt from
  * the segment, so the file is a cache and is not fsynced on the append path.
  *
  * <p>Not thread-safe: used only by its segment's owner.
@@ -28,7 +28,6 @@ abstract class SparseIndex {
     private int[] values = new int[16];
     private int entries;
     private int persistedEntries;
-    private boolean fileTruncated;
 
     SparseIndex(Path file, FileChannel channel, long baseOffset, int maxIndexBytes) {
         this.file = file;
@@ -104,27 +103,8 @@ abstract class SparseIndex {
         return found;
     }
 
-    /** Drops every entry from slot {@code slot} on. */
-    final void truncateToSlot(int slot) {
-        if (slot < entries) {
-            entries = Math.max(0, slot);
-            if (persistedEntries > entries) {
-                persistedEntries = entries;
-                fileTruncated = true;
-            }
-        }
-    }
-
-    final void clear() {
-        truncateToSlot(0);
-    }
-
     /** Writes entries not yet in the file (to the page cache; no fsync, see the class comment). */
     final void persist() throws IOException {
-        if (fileTruncated) {
-            channel.truncate((long) persistedEntries * entryBytes());
-            fileTruncated = false;
-        }
         if (persistedEntries == entries) {
             return;
         }
@@ -174,7 +154,6 @@ abstract class SparseIndex {
     final void reset() throws IOException {
         entries = 0;
         persistedEntries = 0;
-        fileTruncated = false;
         channel.truncate(0);
     }
 

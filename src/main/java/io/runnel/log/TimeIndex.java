@@ -57,15 +57,6 @@ final class TimeIndex extends SparseIndex {
         return slot < 0 ? baseOffset : baseOffset + valueAt(slot);
     }
 
-    /** Drops entries at or after {@code offset}. */
-    void truncateToOffset(long offset) {
-        int slot = entries();
-        while (slot > 0 && baseOffset + valueAt(slot - 1) >= offset) {
-            slot--;
-        }
-        truncateToSlot(slot);
-    }
-
     /** Whether every entry points at an offset below {@code nextOffset}. */
     boolean fits(long nextOffset) {
         return entries() == 0 || baseOffset + lastValue() < nextOffset;

@@ -71,4 +71,32 @@ class LogTest {
             assertThat(log.verifyAll()).isEqualTo(20);
         }
     }
+
+    @Test
+    void flushMessagesAsksForAFlushOnceThatManyRecordsAreNotDurable() throws Exception {
+        try (Log log = open(LogConfig.defaults().with(LogConfig.FLUSH_MESSAGES, 3))) {
+            log.append(batch(record("a", "1", 10), record("b", "2", 10)), 0);
+            assertThat(log.shouldFlush()).isFalse();
+            log.append(batch(record("c", "3", 10)), 0);
+            assertThat(log.shouldFlush()).isTrue();
+            assertThat(log.flushBlocking()).isEqualTo(3);
+            assertThat(log.durableOffset()).isEqualTo(3);
+            assertThat(log.shouldFlush()).isFalse();
+        }
+    }
+
+    @Test
+    void flushMsAsksForAFlushOnceUnflushedRecordsWaitedThatLong() throws Exception {
+        ManualClock manual = new ManualClock(1_000_000);
+        try (Log log = Log.open(dir.resolve("t-1"), LogConfig.defaults().with(LogConfig.FLUSH_MS, 500),
+                StorageIo.SYSTEM, manual)) {
+            manual.advance(1_000);
+            assertThat(log.shouldFlush()).as("nothing to flush").isFalse();
+            log.append(batch(record("a", "1", 10)), 0);
+            manual.advance(499);
+            assertThat(log.shouldFlush()).isFalse();
+            manual.advance(1);
+            assertThat(log.shouldFlush()).isTrue();
+        }
+    }
 }
