@@ -99,4 +99,36 @@ class LogTest {
             assertThat(log.shouldFlush()).isTrue();
         }
     }
+
+    @Test
+    void segmentMsRollsASegmentWhoseFirstRecordIsThatOld() throws Exception {
+        ManualClock manual = new ManualClock(1_000_000);
+        try (Log log = Log.open(dir.resolve("t-2"), LogConfig.defaults().with(LogConfig.SEGMENT_MS, 1_000),
+                StorageIo.SYSTEM, manual)) {
+            log.append(batch(record("a", "1", manual.millis())), 0);
+            manual.advance(999);
+            log.append(batch(record("b", "2", manual.millis())), 0);
+            assertThat(log.segmentCount()).isEqualTo(1);
+            manual.advance(1);
+            log.append(batch(record("c", "3", manual.millis())), 0);
+            assertThat(log.segmentCount()).isEqualTo(2);
+            assertThat(Batches.readAll(log, 0)).extracting(Batches.Rec::value).containsExactly("1", "2", "3");
+        }
+    }
+
+    @Test
+    void aFullIndexRollsTheSegment() throws Exception {
+        // Room for three offset index entries (8 bytes each) and two time index entries (12 bytes
+        // each); an entry for every batch after the first.
+        LogConfig config = LogConfig.defaults().with(LogConfig.SEGMENT_INDEX_BYTES, 24)
+                .with(LogConfig.INDEX_INTERVAL_BYTES, 0);
+        try (Log log = open(config)) {
+            for (int i = 0; i < 12; i++) {
+                log.append(batch(record("k" + i, "v" + i, 100 + i)), 0);
+            }
+            assertThat(log.segmentCount()).isGreaterThan(3);
+            assertThat(Batches.readAll(log, 0)).hasSize(12);
+            assertThat(log.offsetForTimestamp(107)).hasValueSatisfying(t -> assertThat(t.offset()).isEqualTo(7));
+        }
+    }
 }
