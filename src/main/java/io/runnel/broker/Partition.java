@@ -307,6 +307,14 @@ public final class Partition {
                 });
     }
 
+    /** Applies a topic's new configuration to the log; it takes effect from the next append or pass. */
+    public Future<Void> updateConfig(LogConfig config) {
+        return onContext(() -> {
+            log.updateConfig(config);
+            return Future.succeededFuture();
+        });
+    }
+
     // ---------------------------------------------------------------- close
 
     /** Stops taking work, ends waiting fetches, flushes and closes the log cleanly (marker written). */
