@@ -3,7 +3,6 @@ package io.runnel.broker;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -192,14 +191,10 @@ public final class Partition {
         if (durableAcks) {
             advanceHighWatermark(durableOffset);
         }
-        Iterator<DurableWaiter> it = durableWaiters.iterator();
-        while (it.hasNext()) {
-            DurableWaiter w = it.next();
-            if (w.offset() < durableOffset) {
-                it.remove();
-                w.promise().complete();
-            }
-        }
+        // Completed after the list is updated: a completion may run code that adds a waiter.
+        List<DurableWaiter> done = new ArrayList<>();
+        durableWaiters.removeIf(w -> w.offset() < durableOffset && done.add(w));
+        done.forEach(w -> w.promise().complete());
     }
 
     private void failDurableWaiters(Throwable error) {
@@ -214,15 +209,13 @@ public final class Partition {
             return;
         }
         log.updateHighWatermark(target);
-        Iterator<FetchWaiter> it = fetchWaiters.iterator();
-        while (it.hasNext()) {
-            FetchWaiter w = it.next();
-            if (w.offset() < target) {
-                it.remove();
-                vertx.cancelTimer(w.timerId());
-                w.promise().complete();
-            }
-        }
+        // Completed after the list is updated: a woken fetch may wait again at once.
+        List<FetchWaiter> woken = new ArrayList<>();
+        fetchWaiters.removeIf(w -> w.offset() < target && woken.add(w));
+        woken.forEach(w -> {
+            vertx.cancelTimer(w.timerId());
+            w.promise().complete();
+        });
     }
 
     // ---------------------------------------------------------------- read
@@ -255,6 +248,28 @@ public final class Partition {
     private ReadResult readNow(long offset, int maxBytes) {
         FetchSlice slice = log.read(offset, maxBytes, log.highWatermark());
         return new ReadResult(slice, log.highWatermark(), log.logStartOffset(), log.logEndOffset());
+    }
+
+    /** Kafka's special ListOffsets timestamps. */
+    public static final long EARLIEST_TIMESTAMP = -2;
+    public static final long LATEST_TIMESTAMP = -1;
+
+    /**
+     * ListOffsets: the log start offset for {@link #EARLIEST_TIMESTAMP}, the high watermark for
+     * {@link #LATEST_TIMESTAMP}, else the first offset whose timestamp is at or after
+     * {@code timestamp} (-1 when there is none, as Kafka answers).
+     */
+    public Future<Long> listOffset(long timestamp) {
+        return onContext(() -> {
+            if (timestamp == EARLIEST_TIMESTAMP) {
+                return Future.succeededFuture(log.logStartOffset());
+            }
+            if (timestamp == LATEST_TIMESTAMP) {
+                return Future.succeededFuture(log.highWatermark());
+            }
+            long found = log.offsetForTimestamp(timestamp).map(t -> t.offset()).orElse(-1L);
+            return Future.succeededFuture(found >= log.highWatermark() ? -1L : found);
+        });
     }
 
     // ---------------------------------------------------------------- maintenance

@@ -1,0 +1,195 @@
+package io.runnel.broker;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.errors.InvalidRequestException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.record.MemoryRecords;
+import org.apache.kafka.common.record.MemoryRecordsBuilder;
+import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.utils.Utils;
+
+import io.runnel.log.LogAppendInfo;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+
+/**
+ * The protocol-agnostic broker service: what every adapter (HTTP, Kafka, WebSocket, event bus)
+ * calls, so a rule added here applies to all of them.
+ *
+ * <p>Produce: records are grouped by partition into one record batch per partition. A record's
+ * partition is the one it names, else Kafka's default partitioner for a key (murmur2 of the key
+ * bytes, positive, modulo the partition count, so a key lands where a Kafka client would put it),
+ * else round robin. Unknown topics are created on first produce when
+ * {@code auto.create.topics.enable} is on.
+ *
+ * <p>Fetch: waits (long poll, woken by appends) until {@code minBytes} are readable or
+ * {@code maxWaitMs} has passed; serves only records below the high watermark.
+ *
+ * <p>Thread-safe: methods may be called from any context; results complete on the caller's
+ * context where Vert.x can tell it.
+ */
+public final class BrokerService {
+
+    /** One record to produce. {@code partition} and {@code timestamp} may be null. */
+    public record ProduceRecord(byte[] key, byte[] value, Header[] headers, Integer partition, Long timestamp) {
+    }
+
+    /** Where a produced record went, or why it did not. Exactly one of {@code offset >= 0} and {@code error}. */
+    public record ProduceResult(int partition, long offset, Throwable error) {
+    }
+
+    /** What a fetch read. */
+    public record FetchResult(Partition.ReadResult read) {
+    }
+
+    private final Vertx vertx;
+    private final TopicManager topics;
+    private final boolean autoCreateTopics;
+    private final int defaultPartitions;
+    private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
+
+    public BrokerService(Vertx vertx, TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
+        this.vertx = vertx;
+        this.topics = topics;
+        this.autoCreateTopics = autoCreateTopics;
+        this.defaultPartitions = defaultPartitions;
+    }
+
+    public TopicManager topics() {
+        return topics;
+    }
+
+    /** The topic, created with the broker's defaults if it is missing and auto-creation is on. */
+    public Future<TopicManager.Topic> topicForProduce(String topic) {
+        try {
+            return Future.succeededFuture(topics.topic(topic));
+        } catch (UnknownTopicOrPartitionException e) {
+            if (!autoCreateTopics) {
+                return Future.failedFuture(e);
+            }
+            return topics.createTopic(topic, defaultPartitions, Map.of())
+                    .recover(error -> error instanceof org.apache.kafka.common.errors.TopicExistsException
+                            ? Future.succeededFuture(topics.topic(topic)) : Future.failedFuture(error));
+        }
+    }
+
+    /**
+     * Produces {@code records} to {@code topic}; results come back in the records' order. A
+     * partition's batch is accepted or refused as a whole (Kafka's rule), so records sharing a
+     * partition share its outcome.
+     */
+    public Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records, Partition.Acks acks) {
+        if (records.isEmpty()) {
+            return Future.failedFuture(new InvalidRequestException("A produce request needs at least one record"));
+        }
+        return topicForProduce(topic).compose(t -> {
+            int count = t.partitions().size();
+            int[] partitionOf = new int[records.size()];
+            Map<Integer, List<Integer>> byPartition = new TreeMap<>();
+            for (int i = 0; i < records.size(); i++) {
+                ProduceRecord r = records.get(i);
+                int p = partitionFor(topic, r, count);
+                if (p < 0 || p >= count) {
+                    return Future.failedFuture(new UnknownTopicOrPartitionException("Topic '" + topic
+                            + "' has no partition " + p + " (it has " + count + ")"));
+                }
+                partitionOf[i] = p;
+                byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
+            }
+            long now = System.currentTimeMillis();
+            Map<Integer, Future<LogAppendInfo>> appended = new TreeMap<>();
+            byPartition.forEach((p, indexes) -> appended.put(p,
+                    t.partitions().get(p).append(batchOf(records, indexes, now), acks)));
+            return Future.join(new ArrayList<>(appended.values())).transform(ignored -> {
+                List<ProduceResult> results = new ArrayList<>(records.size());
+                Map<Integer, Integer> seen = new TreeMap<>();
+                for (int i = 0; i < records.size(); i++) {
+                    int p = partitionOf[i];
+                    Future<LogAppendInfo> f = appended.get(p);
+                    int position = seen.merge(p, 1, Integer::sum) - 1;
+                    results.add(f.succeeded()
+                            ? new ProduceResult(p, f.result().firstOffset() + position, null)
+                            : new ProduceResult(p, -1, f.cause()));
+                }
+                return Future.succeededFuture(results);
+            });
+        });
+    }
+
+    private int partitionFor(String topic, ProduceRecord r, int count) {
+        if (r.partition() != null) {
+            return r.partition();
+        }
+        if (r.key() != null) {
+            return Utils.toPositive(Utils.murmur2(r.key())) % count;
+        }
+        return Math.floorMod(roundRobin.computeIfAbsent(topic, x -> new AtomicInteger()).getAndIncrement(), count);
+    }
+
+    private static MemoryRecords batchOf(List<ProduceRecord> records, List<Integer> indexes, long now) {
+        int estimate = 128;
+        for (int i : indexes) {
+            ProduceRecord r = records.get(i);
+            estimate += 64 + (r.key() == null ? 0 : r.key().length) + (r.value() == null ? 0 : r.value().length);
+            if (r.headers() != null) {
+                for (Header h : r.headers()) {
+                    estimate += 16 + h.key().length() * 4 + (h.value() == null ? 0 : h.value().length);
+                }
+            }
+        }
+        MemoryRecordsBuilder b = MemoryRecords.builder(ByteBuffer.allocate(estimate), Compression.NONE,
+                TimestampType.CREATE_TIME, 0L);
+        for (int i : indexes) {
+            ProduceRecord r = records.get(i);
+            long ts = r.timestamp() == null ? now : r.timestamp();
+            b.append(ts, r.key(), r.value(), r.headers() == null ? new Header[0] : r.headers());
+        }
+        return b.build();
+    }
+
+    /**
+     * Reads from {@code offset}: returns as soon as at least {@code minBytes} are readable (at
+     * least one batch when {@code minBytes} is 1), or when {@code maxWaitMs} has passed.
+     */
+    public Future<FetchResult> fetch(String topic, int partition, long offset, int maxBytes, int minBytes,
+                                     long maxWaitMs) {
+        Partition p;
+        try {
+            p = topics.partition(topic, partition);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        long deadline = System.nanoTime() + maxWaitMs * 1_000_000;
+        return fetchUntil(p, offset, maxBytes, Math.max(1, minBytes), deadline).map(FetchResult::new);
+    }
+
+    private Future<Partition.ReadResult> fetchUntil(Partition p, long offset, int maxBytes, int minBytes, long deadline) {
+        return p.read(offset, maxBytes).compose(r -> {
+            long leftMs = (deadline - System.nanoTime()) / 1_000_000;
+            if (r.slice().sizeBytes() >= minBytes || leftMs <= 0 || r.slice().sizeBytes() >= maxBytes) {
+                return Future.succeededFuture(r);
+            }
+            // Wait for the high watermark to pass what is readable now, then look again.
+            return p.readWhenAvailable(r.highWatermark(), 1, leftMs)
+                    .compose(x -> fetchUntil(p, offset, maxBytes, minBytes, deadline));
+        });
+    }
+
+    /** ListOffsets for one partition (see {@link Partition#listOffset}). */
+    public Future<Long> listOffset(String topic, int partition, long timestamp) {
+        try {
+            return topics.partition(topic, partition).listOffset(timestamp);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+    }
+}
