@@ -19,7 +19,6 @@ import org.apache.kafka.common.utils.Utils;
 
 import io.runnel.log.LogAppendInfo;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 
 /**
  * The protocol-agnostic broker service: what every adapter (HTTP, Kafka, WebSocket, event bus)
@@ -51,14 +50,12 @@ public final class BrokerService {
     public record FetchResult(Partition.ReadResult read) {
     }
 
-    private final Vertx vertx;
     private final TopicManager topics;
     private final boolean autoCreateTopics;
     private final int defaultPartitions;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
 
-    public BrokerService(Vertx vertx, TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
-        this.vertx = vertx;
+    public BrokerService(TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
         this.topics = topics;
         this.autoCreateTopics = autoCreateTopics;
         this.defaultPartitions = defaultPartitions;

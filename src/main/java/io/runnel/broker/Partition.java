@@ -303,6 +303,16 @@ public final class Partition {
         });
     }
 
+    /** Flushes if {@code flush.messages} or {@code flush.ms} asks; cheap enough for a frequent timer. */
+    public void flushIfDue() {
+        onContext(() -> {
+            if (!closed && log.shouldFlush()) {
+                requestFlush();
+            }
+            return Future.succeededFuture();
+        });
+    }
+
     private Future<Void> compact() {
         CompactionTask task = log.prepareCompaction(64 << 20).orElse(null);
         if (task == null) {

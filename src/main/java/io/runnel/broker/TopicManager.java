@@ -227,6 +227,11 @@ public final class TopicManager {
         return Future.join(rounds).mapEmpty();
     }
 
+    /** Asks every partition to flush if its {@code flush.*} policy says so. */
+    public void flushDue() {
+        topics.values().forEach(t -> t.partitions().forEach(Partition::flushIfDue));
+    }
+
     /** Closes every partition cleanly (clean-shutdown markers written). */
     public Future<Void> close() {
         return serialised(() -> {

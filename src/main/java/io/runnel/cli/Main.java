@@ -9,13 +9,18 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "runnel", mixinStandardHelpOptions = true, version = "runnel 0.1.0",
         description = "Runnel: a small event streaming broker in the spirit of Apache Kafka.",
-        subcommands = {LogCommand.class})
+        subcommands = {ServerCommand.class, LogCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        // Netty registers JFR events on its first buffer allocation, stalling that event loop for
+        // hundreds of milliseconds; a broker's first request should not pay for it.
+        if (System.getProperty("io.netty.jfr.enabled") == null) {
+            System.setProperty("io.netty.jfr.enabled", "false");
+        }
         System.exit(run(args));
     }
 

@@ -49,7 +49,7 @@ class BrokerServiceTest {
     BrokerService start(Vertx vertx, boolean autoCreate, int defaultPartitions) throws Exception {
         topics = TopicManager.start(vertx, dataDir, LogConfig.defaults(), 2, flusher,
                 vertx.createSharedWorkerExecutor("runnel-log-test", 2), true).await(10, TimeUnit.SECONDS);
-        return new BrokerService(vertx, topics, autoCreate, defaultPartitions);
+        return new BrokerService(topics, autoCreate, defaultPartitions);
     }
 
     static <T> T await(Future<T> f) throws Exception {

@@ -1,0 +1,63 @@
+package io.runnel.api.http;
+
+import org.apache.kafka.common.errors.RetriableException;
+
+/**
+ * The {@code error_code}s the HTTP API answers with: Confluent REST Proxy's, so a client written
+ * for it reads ours. Every error body is {@code {"error_code": N, "message": "…"}}.
+ *
+ * <p>Confluent's scheme (rest-utils and kafka-rest): a three-digit code is the HTTP status itself
+ * (what rest-utils answers for a generic failure); a five-digit code is the HTTP status times 100
+ * plus a sub-code. So the status of any code is {@link #httpStatus}. Inside a 200 produce
+ * response, a record that was not written carries {@link #KAFKA_ERROR} or
+ * {@link #KAFKA_RETRIABLE_ERROR} in its {@code offsets} entry ({@link #forRecordFailure}), as
+ * Confluent's does; the Kafka error name goes at the start of its {@code error} text.
+ *
+ * <p>A code here is a promise to clients: add codes, never renumber one.
+ */
+public final class ErrorCodes {
+
+    /** 400: the body is not JSON, or a field has the wrong JSON type (rest-utils' JSON parse and mapping errors). */
+    public static final int BAD_REQUEST = 400;
+    /** 400: Kafka refused the request as the client's mistake, e.g. an illegal topic name to auto-create (Confluent's "Kafka bad request"). */
+    public static final int KAFKA_BAD_REQUEST = 40002;
+    /** 404: no such path. */
+    public static final int NOT_FOUND = 404;
+    /** 404: the topic does not exist (and produce does not create it: auto-creation is off, or the request only reads). */
+    public static final int TOPIC_NOT_FOUND = 40401;
+    /** 404: the topic exists but has no such partition (or the partition in the path is not a number). */
+    public static final int PARTITION_NOT_FOUND = 40402;
+    /** 405: the path exists, the method does not (e.g. DELETE /topics/t). */
+    public static final int METHOD_NOT_ALLOWED = 405;
+    /** 413: the request body is larger than the API's body limit. */
+    public static final int PAYLOAD_TOO_LARGE = 413;
+    /** 415: a produce request whose Content-Type is not one of the embedded formats served. */
+    public static final int UNSUPPORTED_MEDIA_TYPE = 415;
+    /** 422: the body is JSON of the right shape but breaks a rule: no records, bad base64, a negative partition, an unknown field. */
+    public static final int UNPROCESSABLE_ENTITY = 422;
+    /** 500: an error we did not expect (a bug); the message says nothing of it, the broker log does. */
+    public static final int INTERNAL_SERVER_ERROR = 500;
+    /** 500, or per record: Kafka failed the request and retrying will not help (e.g. a record too large). */
+    public static final int KAFKA_ERROR = 50002;
+    /** 500, or per record: Kafka failed the request and a retry may succeed (e.g. a storage failure, the broker shutting down). */
+    public static final int KAFKA_RETRIABLE_ERROR = 50003;
+
+    private ErrorCodes() {
+    }
+
+    /** The HTTP status that goes with {@code errorCode}. */
+    public static int httpStatus(int errorCode) {
+        if (errorCode >= 100 && errorCode <= 599) {
+            return errorCode;
+        }
+        if (errorCode >= 10_000 && errorCode <= 59_999) {
+            return errorCode / 100;
+        }
+        throw new IllegalArgumentException("Error code " + errorCode + " is not a status or a status with a sub-code");
+    }
+
+    /** The code of a record in a produce response that was not written because of {@code error}. */
+    public static int forRecordFailure(Throwable error) {
+        return error instanceof RetriableException ? KAFKA_RETRIABLE_ERROR : KAFKA_ERROR;
+    }
+}

@@ -1,0 +1,395 @@
+package io.runnel.api.http;
+
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InvalidConfigurationException;
+import org.apache.kafka.common.errors.InvalidPartitionsException;
+import org.apache.kafka.common.errors.InvalidRequestException;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.PolicyViolationException;
+import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.protocol.Errors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.runnel.broker.BrokerService;
+import io.runnel.broker.Partition;
+import io.runnel.broker.TopicManager;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+/**
+ * The HTTP API (port 8082), first slice: Confluent REST Proxy v2 produce and topic metadata, plus
+ * liveness and readiness. A client written for Confluent's proxy works against these routes
+ * unchanged; every call goes through the {@link BrokerService}, so its rules apply here as they
+ * do to every other way in.
+ *
+ * <h2>Routes</h2>
+ * <ul>
+ *   <li>{@code POST /topics/{topic}} and {@code POST /topics/{topic}/partitions/{partition}}:
+ *       produce. Content-Type {@code application/vnd.kafka.json.v2+json} or
+ *       {@code application/vnd.kafka.binary.v2+json}; body and refusals in {@link ProduceRequest}.
+ *       Acknowledged with acks=all: the answer comes once the records are durable. 200
+ *       {@code {"key_schema_id":null,"value_schema_id":null,"offsets":[…]}}, one entry per record in
+ *       request order: {@code {"partition":p,"offset":o,"error_code":null,"error":null}}, or for a
+ *       record whose partition refused its batch (a partition's records share one batch, so they
+ *       share its fate) {@code {"partition":p,"offset":null,"error_code":50002|50003,"error":"KAFKA_NAME: why"}}.
+ *       A missing topic is created when auto-creation is on, else 40401.</li>
+ *   <li>{@code GET /topics}: the topic names, sorted.</li>
+ *   <li>{@code GET /topics/{topic}}: {@code {"name","configs":{effective topic configs, as strings},"partitions":[…]}}.</li>
+ *   <li>{@code GET /topics/{topic}/partitions} and {@code GET /topics/{topic}/partitions/{partition}}:
+ *       {@code {"partition":p,"leader":b,"replicas":[{"broker":b,"leader":true,"in_sync":true}]}} (one, or all).</li>
+ *   <li>{@code GET /topics/{topic}/partitions/{partition}/offsets}:
+ *       {@code {"beginning_offset":logStartOffset,"end_offset":highWatermark}}.</li>
+ *   <li>{@code GET /health}: 200 {@code {"status":"UP"}} while the process serves HTTP (liveness).</li>
+ *   <li>{@code GET /ready}: 200 {@code {"status":"UP"}} when the broker is ready, else 503
+ *       {@code {"status":"DOWN"}} (readiness).</li>
+ * </ul>
+ *
+ * <h2>Errors</h2>
+ * Every error is {@code {"error_code":N,"message":"…"}} with a code of {@link ErrorCodes} and its
+ * status: bad input is always a 4xx with a message saying what to fix, never a stack trace; 500s
+ * are kept for storage failures (50003) and bugs (500, logged here, the message says only that).
+ * Unknown paths answer 404, a known path with the wrong method 405, a body over the limit 413.
+ *
+ * <h2>Threading</h2>
+ * Handlers run on the event loop of the HTTP connection and never block: parsing is bounded by
+ * the body limit, and the broker's work runs on its partitions' contexts. Broker futures may
+ * complete there; each answer hops back to the request's context before it is written, so a
+ * {@link RoutingContext} is only ever touched on its own thread.
+ */
+public final class HttpApi {
+
+    /** Content-Type of v2 answers, as Confluent's proxy sends them. */
+    static final String V2_JSON = "application/vnd.kafka.v2+json";
+    /** Content-Type of answers outside the v2 API (health, readiness, unknown paths). */
+    static final String JSON = "application/json";
+    /**
+     * The broker named as leader and only replica of every partition. A single node is a cluster
+     * of one; 0 is {@code broker.id}'s default, reported until the broker service exposes its id.
+     */
+    static final int BROKER_ID = 0;
+    static final String STATUS_UP = "UP";
+    static final String STATUS_DOWN = "DOWN";
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+
+    /** Statuses the router itself may end a request with; each gets an error body like ours. */
+    private static final List<Integer> ROUTER_STATUSES = List.of(400, 404, 405, 406, 413, 414, 415, 431, 500, 501);
+
+    /** Kafka's refusals that are the client's mistake: a 400, not a 500 (Confluent's "Kafka bad request"). */
+    private static final List<Class<? extends KafkaException>> CLIENT_MISTAKES = List.of(
+            InvalidTopicException.class, InvalidRequestException.class, InvalidPartitionsException.class,
+            InvalidConfigurationException.class, TopicExistsException.class, PolicyViolationException.class);
+
+    private final BrokerService broker;
+    private final BooleanSupplier ready;
+    private final long maxBodyBytes;
+
+    private HttpApi(BrokerService broker, BooleanSupplier ready, long maxBodyBytes) {
+        this.broker = broker;
+        this.ready = ready;
+        this.maxBodyBytes = maxBodyBytes;
+    }
+
+    /** The API's routes, ready from the start (the broker service exists, so its topics are open). */
+    public static Router router(Vertx vertx, BrokerService broker, long maxBodyBytes) {
+        return router(vertx, broker, maxBodyBytes, () -> true);
+    }
+
+    /**
+     * The API's routes; {@code GET /ready} answers 200 while {@code ready} says so.
+     *
+     * @param maxBodyBytes the largest request body read (413 beyond it); bounds the memory and
+     *                     parsing time one request may take
+     */
+    public static Router router(Vertx vertx, BrokerService broker, long maxBodyBytes, BooleanSupplier ready) {
+        if (maxBodyBytes < 1) {
+            throw new IllegalArgumentException("maxBodyBytes must be positive, not " + maxBodyBytes);
+        }
+        HttpApi api = new HttpApi(broker, ready, maxBodyBytes);
+        // No file uploads: a produce body is JSON, and uploads would write to disk from the event loop.
+        BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
+        Router router = Router.router(vertx);
+        router.route().failureHandler(ctx -> api.answerFailure(ctx, ctx.statusCode()));
+        router.get("/health").handler(api::health);
+        router.get("/ready").handler(api::ready);
+        router.get("/topics").handler(api::listTopics);
+        router.get("/topics/:topic").handler(api::getTopic);
+        router.post("/topics/:topic").handler(body).handler(ctx -> api.produce(ctx, false));
+        router.get("/topics/:topic/partitions").handler(api::listPartitions);
+        router.get("/topics/:topic/partitions/:partition").handler(api::getPartition);
+        router.post("/topics/:topic/partitions/:partition").handler(body).handler(ctx -> api.produce(ctx, true));
+        router.get("/topics/:topic/partitions/:partition/offsets").handler(api::getOffsets);
+        for (int status : ROUTER_STATUSES) {
+            router.errorHandler(status, ctx -> api.answerFailure(ctx, status));
+        }
+        return router;
+    }
+
+    // ---------------------------------------------------------------- health
+
+    private void health(RoutingContext ctx) {
+        send(ctx, 200, JSON, new JsonObject().put("status", STATUS_UP));
+    }
+
+    private void ready(RoutingContext ctx) {
+        boolean up = ready.getAsBoolean();
+        send(ctx, up ? 200 : 503, JSON, new JsonObject().put("status", up ? STATUS_UP : STATUS_DOWN));
+    }
+
+    // ---------------------------------------------------------------- topics
+
+    private void listTopics(RoutingContext ctx) {
+        send(ctx, 200, V2_JSON, new JsonArray(List.copyOf(broker.topics().topicNames())));
+    }
+
+    private void getTopic(RoutingContext ctx) {
+        TopicManager.Topic t = topic(ctx);
+        JsonObject configs = new JsonObject();
+        TopicConfigs.effective(t.config(), t.configOverrides()).forEach(configs::put);
+        send(ctx, 200, V2_JSON, new JsonObject()
+                .put("name", t.name())
+                .put("configs", configs)
+                .put("partitions", partitionsJson(t)));
+    }
+
+    private void listPartitions(RoutingContext ctx) {
+        send(ctx, 200, V2_JSON, partitionsJson(topic(ctx)));
+    }
+
+    private void getPartition(RoutingContext ctx) {
+        TopicManager.Topic t = topic(ctx);
+        send(ctx, 200, V2_JSON, partitionJson(partition(t, ctx)));
+    }
+
+    private void getOffsets(RoutingContext ctx) {
+        TopicManager.Topic t = topic(ctx);
+        int p = partition(t, ctx);
+        Future<Long> beginning = broker.listOffset(t.name(), p, Partition.EARLIEST_TIMESTAMP);
+        Future<Long> end = broker.listOffset(t.name(), p, Partition.LATEST_TIMESTAMP);
+        onRequestContext(Future.all(beginning, end)).onComplete(done -> {
+            if (done.failed()) {
+                ctx.fail(requestFailure(ctx, done.cause(), t.name()));
+                return;
+            }
+            send(ctx, 200, V2_JSON, new JsonObject()
+                    .put("beginning_offset", beginning.result())
+                    .put("end_offset", end.result()));
+        });
+    }
+
+    private static JsonArray partitionsJson(TopicManager.Topic t) {
+        JsonArray partitions = new JsonArray();
+        for (int p = 0; p < t.partitions().size(); p++) {
+            partitions.add(partitionJson(p));
+        }
+        return partitions;
+    }
+
+    private static JsonObject partitionJson(int partition) {
+        JsonObject replica = new JsonObject().put("broker", BROKER_ID).put("leader", true).put("in_sync", true);
+        return new JsonObject()
+                .put("partition", partition)
+                .put("leader", BROKER_ID)
+                .put("replicas", new JsonArray().add(replica));
+    }
+
+    // ---------------------------------------------------------------- produce
+
+    private void produce(RoutingContext ctx, boolean partitionInPath) {
+        String topic = ctx.pathParam("topic");
+        // Checked in the order a client fixes them: the format, the address, then the body.
+        ProduceRequest.EmbeddedFormat format =
+                ProduceRequest.EmbeddedFormat.ofContentType(ctx.request().getHeader(HttpHeaders.CONTENT_TYPE));
+        Integer pathPartition = partitionInPath ? partitionNumber(ctx.pathParam("partition")) : null;
+        List<BrokerService.ProduceRecord> records = ProduceRequest.parse(ctx.body().buffer(), format, pathPartition);
+        onRequestContext(broker.produce(topic, records, Partition.Acks.ALL)).onComplete(done -> {
+            if (done.failed()) {
+                ctx.fail(requestFailure(ctx, done.cause(), topic));
+                return;
+            }
+            JsonArray offsets = new JsonArray();
+            done.result().forEach(r -> offsets.add(offsetJson(ctx, r)));
+            send(ctx, 200, V2_JSON, new JsonObject()
+                    .putNull("key_schema_id")
+                    .putNull("value_schema_id")
+                    .put("offsets", offsets));
+        });
+    }
+
+    private JsonObject offsetJson(RoutingContext ctx, BrokerService.ProduceResult r) {
+        JsonObject entry = new JsonObject().put("partition", r.partition());
+        if (r.error() == null) {
+            return entry.put("offset", r.offset()).putNull("error_code").putNull("error");
+        }
+        return entry.putNull("offset")
+                .put("error_code", ErrorCodes.forRecordFailure(r.error()))
+                .put("error", recordError(ctx, r.error()));
+    }
+
+    /** Kafka's error name first, so a client can tell MESSAGE_TOO_LARGE from INVALID_RECORD within 50002. */
+    private static String recordError(RoutingContext ctx, Throwable error) {
+        Errors kafka = Errors.forException(error);
+        if (!(error instanceof KafkaException)) {
+            LOG.error("Unexpected failure appending a record of {} {}", ctx.request().method(), ctx.normalizedPath(), error);
+            return kafka.name() + ": internal error; the broker log has the details";
+        }
+        return kafka.name() + ": " + (error.getMessage() != null ? error.getMessage() : kafka.message());
+    }
+
+    // ---------------------------------------------------------------- lookups
+
+    private TopicManager.Topic topic(RoutingContext ctx) {
+        String name = ctx.pathParam("topic");
+        try {
+            return broker.topics().topic(name);
+        } catch (UnknownTopicOrPartitionException e) {
+            throw new HttpApiException(ErrorCodes.TOPIC_NOT_FOUND, "Topic '" + name + "' not found");
+        }
+    }
+
+    private static int partition(TopicManager.Topic t, RoutingContext ctx) {
+        int p = partitionNumber(ctx.pathParam("partition"));
+        if (p >= t.partitions().size()) {
+            throw new HttpApiException(ErrorCodes.PARTITION_NOT_FOUND, "Topic '" + t.name() + "' has no partition " + p
+                    + " (it has " + t.partitions().size() + ")");
+        }
+        return p;
+    }
+
+    /** A partition number from a path; anything that is not one names no partition (Confluent also answers 404). */
+    private static int partitionNumber(String raw) {
+        int p;
+        try {
+            p = Integer.parseInt(raw);
+        } catch (NumberFormatException e) {
+            p = -1;
+        }
+        if (p < 0) {
+            throw new HttpApiException(ErrorCodes.PARTITION_NOT_FOUND,
+                    "Partition '" + raw + "' not found: partitions are numbered from 0");
+        }
+        return p;
+    }
+
+    private boolean topicExists(String name) {
+        try {
+            broker.topics().topic(name);
+            return true;
+        } catch (UnknownTopicOrPartitionException e) {
+            return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /** The answer to a broker call that failed as a whole. */
+    private HttpApiException requestFailure(RoutingContext ctx, Throwable error, String topic) {
+        if (error instanceof HttpApiException e) {
+            return e;
+        }
+        String message = error.getMessage() != null ? error.getMessage() : Errors.forException(error).message();
+        if (error instanceof UnknownTopicOrPartitionException) {
+            // The broker says "unknown topic or partition"; the topic's existence tells which.
+            return new HttpApiException(topicExists(topic) ? ErrorCodes.PARTITION_NOT_FOUND : ErrorCodes.TOPIC_NOT_FOUND,
+                    message);
+        }
+        if (CLIENT_MISTAKES.stream().anyMatch(c -> c.isInstance(error))) {
+            return new HttpApiException(ErrorCodes.KAFKA_BAD_REQUEST, message);
+        }
+        if (error instanceof RetriableException) {
+            return new HttpApiException(ErrorCodes.KAFKA_RETRIABLE_ERROR, message);
+        }
+        if (error instanceof KafkaException) {
+            return new HttpApiException(ErrorCodes.KAFKA_ERROR, message);
+        }
+        return internalError(ctx, error);
+    }
+
+    /** Every failed request ends here: thrown or failed in a handler, or ended by the router. */
+    private void answerFailure(RoutingContext ctx, int status) {
+        Throwable failure = ctx.failure();
+        HttpApiException error;
+        if (failure instanceof HttpApiException e) {
+            error = e;
+        } else if (status >= 400 && status < 500) {
+            error = new HttpApiException(status, statusMessage(ctx, status));
+        } else {
+            error = internalError(ctx, failure);
+        }
+        if (ctx.response().ended() || ctx.response().closed()) {
+            return;
+        }
+        if (ctx.response().headWritten()) {
+            // Too late for an error body; closing tells the client the answer is incomplete.
+            ctx.response().reset();
+            return;
+        }
+        String type = ctx.normalizedPath().startsWith("/topics") ? V2_JSON : JSON;
+        send(ctx, error.httpStatus(), type, new JsonObject()
+                .put("error_code", error.errorCode())
+                .put("message", error.getMessage()));
+    }
+
+    private String statusMessage(RoutingContext ctx, int status) {
+        String request = ctx.request().method() + " " + ctx.normalizedPath();
+        return switch (status) {
+            case 404 -> "Not found: no resource at " + request;
+            case 405 -> "Method not allowed: " + request;
+            case 413 -> "The request body is larger than the limit of " + maxBodyBytes + " bytes";
+            default -> HttpResponseStatus.valueOf(status).reasonPhrase() + ": " + request;
+        };
+    }
+
+    private static HttpApiException internalError(RoutingContext ctx, Throwable error) {
+        LOG.error("Unexpected failure of {} {}", ctx.request().method(), ctx.normalizedPath(), error);
+        return new HttpApiException(ErrorCodes.INTERNAL_SERVER_ERROR,
+                "Internal server error; the broker log has the details");
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private static void send(RoutingContext ctx, int status, String contentType, JsonObject json) {
+        send(ctx, status, contentType, json.toBuffer());
+    }
+
+    private static void send(RoutingContext ctx, int status, String contentType, JsonArray json) {
+        send(ctx, status, contentType, json.toBuffer());
+    }
+
+    private static void send(RoutingContext ctx, int status, String contentType, Buffer body) {
+        ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
+    }
+
+    /**
+     * {@code result}, completed on the calling handler's context: broker futures complete on
+     * partition contexts, and a {@link RoutingContext} belongs to its request's.
+     */
+    private static <T> Future<T> onRequestContext(Future<T> result) {
+        Context context = Vertx.currentContext();
+        Promise<T> promise = Promise.promise();
+        result.onComplete(r -> {
+            if (Vertx.currentContext() == context) {
+                promise.handle(r);
+            } else {
+                context.runOnContext(v -> promise.handle(r));
+            }
+        });
+        return promise.future();
+    }
+}

@@ -1,0 +1,117 @@
+package io.runnel.server;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.runnel.api.http.HttpApi;
+import io.runnel.broker.BrokerService;
+import io.runnel.broker.TopicManager;
+import io.runnel.config.BrokerConfig;
+import io.runnel.log.GroupCommitFlusher;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+
+/**
+ * One broker process, assembled: the topics and their logs, the broker service, the HTTP API,
+ * and the timers that keep logs flushed and trimmed. Single node is a cluster of one: the same
+ * code paths a cluster will use.
+ *
+ * <p>Lifecycle: {@link #start} opens every topic found in {@code data.dir} (recovering logs after
+ * an unclean stop) before the HTTP port answers {@code /ready}; {@link #stop} stops taking
+ * requests, then closes every log cleanly (flush, checkpoint, clean-shutdown marker).
+ */
+public final class RunnelServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RunnelServer.class);
+
+    /** Kafka's log.retention.check.interval.ms: retention and compaction passes every five minutes. */
+    static final long MAINTENANCE_INTERVAL_MS = 300_000;
+    /** How often idle partitions are checked against flush.ms; appends check on their own. */
+    static final long FLUSH_CHECK_INTERVAL_MS = 1_000;
+    /** Largest HTTP request body: a little over Kafka's default max.message.bytes. */
+    static final long MAX_HTTP_BODY_BYTES = 2L * 1024 * 1024;
+    /** Durable by default: acks=all is answered after fsync, and consumers see only durable records. */
+    static final boolean DURABLE_ACKS = true;
+
+    private final Vertx vertx;
+    private final TopicManager topics;
+    private final GroupCommitFlusher flusher;
+    private final WorkerExecutor worker;
+    private final HttpServer http;
+    private final long[] timers;
+    private final AtomicBoolean stopped = new AtomicBoolean();
+
+    private RunnelServer(Vertx vertx, TopicManager topics, GroupCommitFlusher flusher, WorkerExecutor worker,
+                         HttpServer http, long[] timers) {
+        this.vertx = vertx;
+        this.topics = topics;
+        this.flusher = flusher;
+        this.worker = worker;
+        this.http = http;
+        this.timers = timers;
+    }
+
+    /** Starts a broker on {@code vertx} with {@code config}. */
+    public static Future<RunnelServer> start(Vertx vertx, BrokerConfig config) {
+        GroupCommitFlusher flusher = new GroupCommitFlusher();
+        WorkerExecutor worker = vertx.createSharedWorkerExecutor("runnel-log", 4);
+        int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
+        AtomicBoolean ready = new AtomicBoolean();
+        return TopicManager.start(vertx, config.dataDir, config.topicDefaults(), eventLoops, flusher, worker, DURABLE_ACKS)
+                .compose(topics -> {
+                    BrokerService broker = new BrokerService(topics, config.autoCreateTopicsEnable,
+                            config.numPartitions);
+                    HttpServerOptions options = new HttpServerOptions().setHost(config.listenersHost)
+                            .setPort(config.httpPort);
+                    return vertx.createHttpServer(options)
+                            .requestHandler(HttpApi.router(vertx, broker, MAX_HTTP_BODY_BYTES, ready::get))
+                            .listen()
+                            .map(http -> {
+                                long[] timers = {
+                                    vertx.setPeriodic(FLUSH_CHECK_INTERVAL_MS, t -> topics.flushDue()),
+                                    vertx.setPeriodic(MAINTENANCE_INTERVAL_MS, t -> topics.maintainAll()
+                                            .onFailure(e -> LOG.warn("Log maintenance failed", e))),
+                                };
+                                ready.set(true);
+                                LOG.info("Runnel broker {} ready: HTTP on {}:{}, data in {}, {} topic(s)",
+                                        config.brokerId, config.listenersHost, http.actualPort(),
+                                        config.dataDir.toAbsolutePath(), topics.topicNames().size());
+                                return new RunnelServer(vertx, topics, flusher, worker, http, timers);
+                            });
+                });
+    }
+
+    /** The port the HTTP API listens on (useful with port 0). */
+    public int httpPort() {
+        return http.actualPort();
+    }
+
+    public TopicManager topics() {
+        return topics;
+    }
+
+    /** Stops taking requests, then closes every log cleanly. Idempotent. */
+    public Future<Void> stop() {
+        if (!stopped.compareAndSet(false, true)) {
+            return Future.succeededFuture();
+        }
+        for (long t : timers) {
+            vertx.cancelTimer(t);
+        }
+        return http.close()
+                .compose(v -> topics.close())
+                .eventually(() -> {
+                    try {
+                        flusher.close();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return worker.close();
+                });
+    }
+}
