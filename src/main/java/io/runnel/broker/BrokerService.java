@@ -18,7 +18,10 @@ import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.utils.Utils;
 
 import io.runnel.log.LogAppendInfo;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 
 /**
  * The protocol-agnostic broker service: what every adapter (HTTP, Kafka, WebSocket, event bus)
@@ -33,8 +36,9 @@ import io.vertx.core.Future;
  * <p>Fetch: waits (long poll, woken by appends) until {@code minBytes} are readable or
  * {@code maxWaitMs} has passed; serves only records below the high watermark.
  *
- * <p>Thread-safe: methods may be called from any context; results complete on the caller's
- * context where Vert.x can tell it.
+ * <p>Thread-safe: methods may be called from any thread. Called on a Vert.x context, a method's
+ * future completes back on that context (the work itself runs on the partitions' contexts), so an
+ * adapter's handlers keep running on its own event loop.
  */
 public final class BrokerService {
 
@@ -66,7 +70,7 @@ public final class BrokerService {
     }
 
     /** The topic, created with the broker's defaults if it is missing and auto-creation is on. */
-    public Future<TopicManager.Topic> topicForProduce(String topic) {
+    private Future<TopicManager.Topic> topicForProduce(String topic) {
         try {
             return Future.succeededFuture(topics.topic(topic));
         } catch (UnknownTopicOrPartitionException e) {
@@ -85,6 +89,10 @@ public final class BrokerService {
      * partition share its outcome.
      */
     public Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records, Partition.Acks acks) {
+        return onCaller(produceHere(topic, records, acks));
+    }
+
+    private Future<List<ProduceResult>> produceHere(String topic, List<ProduceRecord> records, Partition.Acks acks) {
         if (records.isEmpty()) {
             return Future.failedFuture(new InvalidRequestException("A produce request needs at least one record"));
         }
@@ -159,6 +167,11 @@ public final class BrokerService {
      */
     public Future<FetchResult> fetch(String topic, int partition, long offset, int maxBytes, int minBytes,
                                      long maxWaitMs) {
+        return onCaller(fetchHere(topic, partition, offset, maxBytes, minBytes, maxWaitMs));
+    }
+
+    private Future<FetchResult> fetchHere(String topic, int partition, long offset, int maxBytes, int minBytes,
+                                          long maxWaitMs) {
         Partition p;
         try {
             p = topics.partition(topic, partition);
@@ -184,9 +197,26 @@ public final class BrokerService {
     /** ListOffsets for one partition (see {@link Partition#listOffset}). */
     public Future<Long> listOffset(String topic, int partition, long timestamp) {
         try {
-            return topics.partition(topic, partition).listOffset(timestamp);
+            return onCaller(topics.partition(topic, partition).listOffset(timestamp));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
+    }
+
+    /** The same outcome, completed on the calling context (if there is one). */
+    private static <T> Future<T> onCaller(Future<T> result) {
+        Context caller = Vertx.currentContext();
+        if (caller == null) {
+            return result;
+        }
+        Promise<T> promise = Promise.promise();
+        result.onComplete(outcome -> {
+            if (Vertx.currentContext() == caller) {
+                promise.handle(outcome);
+            } else {
+                caller.runOnContext(v -> promise.handle(outcome));
+            }
+        });
+        return promise.future();
     }
 }

@@ -154,4 +154,19 @@ class BrokerServiceTest {
         assertThat(await(broker.listOffset("t", 0, 1015))).isEqualTo(2);
         assertThat(await(broker.listOffset("t", 0, 5000))).isEqualTo(-1);
     }
+
+    @Test
+    void resultsComeBackOnTheCallersContext(Vertx vertx, io.vertx.junit5.VertxTestContext ctx) throws Exception {
+        BrokerService broker = start(vertx, true, 4);
+        io.vertx.core.Context caller = vertx.getOrCreateContext();
+        caller.runOnContext(v -> broker.produce("t", List.of(keyed("a", "1"), keyed("b", "2")), Partition.Acks.ALL)
+                .onComplete(ctx.succeeding(results -> ctx.verify(() -> {
+                    assertThat(Vertx.currentContext()).isSameAs(caller);
+                    broker.listOffset("t", results.get(0).partition(), Partition.LATEST_TIMESTAMP)
+                            .onComplete(ctx.succeeding(end -> ctx.verify(() -> {
+                                assertThat(Vertx.currentContext()).isSameAs(caller);
+                                ctx.completeNow();
+                            })));
+                }))));
+    }
 }
