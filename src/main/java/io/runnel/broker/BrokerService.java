@@ -39,6 +39,9 @@ import io.vertx.core.Vertx;
  * <p>Thread-safe: methods may be called from any thread. Called on a Vert.x context, a method's
  * future completes back on that context (the work itself runs on the partitions' contexts), so an
  * adapter's handlers keep running on its own event loop.
+ *
+ * <p>Metrics: records and bytes in per topic, bytes out per topic, and produce and fetch latency
+ * go to the {@link BrokerMetrics} of its {@link TopicManager}.
  */
 public final class BrokerService {
 
@@ -55,12 +58,14 @@ public final class BrokerService {
     }
 
     private final TopicManager topics;
+    private final BrokerMetrics metrics;
     private final boolean autoCreateTopics;
     private final int defaultPartitions;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
 
     public BrokerService(TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
         this.topics = topics;
+        this.metrics = topics.metrics();
         this.autoCreateTopics = autoCreateTopics;
         this.defaultPartitions = defaultPartitions;
     }
@@ -89,7 +94,9 @@ public final class BrokerService {
      * partition share its outcome.
      */
     public Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records, Partition.Acks acks) {
-        return onCaller(produceHere(topic, records, acks));
+        long startNanos = System.nanoTime();
+        return onCaller(produceHere(topic, records, acks)
+                .onComplete(r -> metrics.produceLatency(System.nanoTime() - startNanos)));
     }
 
     private Future<List<ProduceResult>> produceHere(String topic, List<ProduceRecord> records, Partition.Acks acks) {
@@ -112,8 +119,12 @@ public final class BrokerService {
             }
             long now = System.currentTimeMillis();
             Map<Integer, Future<LogAppendInfo>> appended = new TreeMap<>();
-            byPartition.forEach((p, indexes) -> appended.put(p,
-                    t.partitions().get(p).append(batchOf(records, indexes, now), acks)));
+            byPartition.forEach((p, indexes) -> {
+                MemoryRecords batch = batchOf(records, indexes, now);
+                int batchBytes = batch.sizeInBytes();
+                appended.put(p, t.partitions().get(p).append(batch, acks)
+                        .onSuccess(info -> metrics.recordsIn(topic, indexes.size(), batchBytes)));
+            });
             return Future.join(new ArrayList<>(appended.values())).transform(ignored -> {
                 List<ProduceResult> results = new ArrayList<>(records.size());
                 Map<Integer, Integer> seen = new TreeMap<>();
@@ -167,7 +178,14 @@ public final class BrokerService {
      */
     public Future<FetchResult> fetch(String topic, int partition, long offset, int maxBytes, int minBytes,
                                      long maxWaitMs) {
-        return onCaller(fetchHere(topic, partition, offset, maxBytes, minBytes, maxWaitMs));
+        long startNanos = System.nanoTime();
+        return onCaller(fetchHere(topic, partition, offset, maxBytes, minBytes, maxWaitMs)
+                .onComplete(r -> {
+                    metrics.fetchLatency(System.nanoTime() - startNanos);
+                    if (r.succeeded()) {
+                        metrics.bytesOut(topic, r.result().read().slice().sizeBytes());
+                    }
+                }));
     }
 
     private Future<FetchResult> fetchHere(String topic, int partition, long offset, int maxBytes, int minBytes,

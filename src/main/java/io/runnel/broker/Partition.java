@@ -43,6 +43,9 @@ import io.vertx.core.WorkerExecutor;
  * <p>Invariants: {@code logStartOffset <= highWatermark <= durable or log end offset}; a waiter
  * is completed exactly once (by data, timeout or close). Public methods may be called from any
  * thread; they hop onto the partition's context.
+ *
+ * <p>For metrics, the log's size and segment count are published in volatile fields after every
+ * append turn and maintenance pass, so any thread may read them without touching the log.
  */
 public final class Partition {
 
@@ -78,6 +81,9 @@ public final class Partition {
     private boolean flushAgain;
     private boolean maintenanceRunning;
     private boolean closed;
+    /** The log's size and segment count as last published on the context; read from any thread. */
+    private volatile long logSizeBytes;
+    private volatile int segmentCount;
 
     private Partition(String name, Vertx vertx, Context context, Log log, GroupCommitFlusher flusher,
                       WorkerExecutor worker, boolean durableAcks, int leaderEpoch) {
@@ -89,6 +95,7 @@ public final class Partition {
         this.worker = worker;
         this.durableAcks = durableAcks;
         this.leaderEpoch = leaderEpoch;
+        publishSizes();
     }
 
     /** Opens (recovering if needed) the log in {@code dir} on a worker and pins it to {@code context}. */
@@ -157,6 +164,7 @@ public final class Partition {
         if (needFlush || log.shouldFlush()) {
             requestFlush();
         }
+        publishSizes();
     }
 
     // ---------------------------------------------------------------- durability
@@ -299,7 +307,10 @@ public final class Partition {
                                 return null;
                             })
                             : Future.<Void>succeededFuture())
-                    .onComplete(r -> maintenanceRunning = false);
+                    .onComplete(r -> {
+                        maintenanceRunning = false;
+                        publishSizes();
+                    });
         });
     }
 
@@ -369,6 +380,22 @@ public final class Partition {
 
     public String name() {
         return name;
+    }
+
+    /** The log's bytes on disk as last published (any thread; may lag the log by one turn). */
+    public long logSizeBytes() {
+        return logSizeBytes;
+    }
+
+    /** The log's segment count as last published (any thread; may lag the log by one turn). */
+    public int segmentCount() {
+        return segmentCount;
+    }
+
+    /** Publishes the log's size for other threads; on the context (or before the partition is shared). */
+    private void publishSizes() {
+        logSizeBytes = log.sizeInBytes();
+        segmentCount = log.segmentCount();
     }
 
     /** The log, for tests and tools on the partition's context. */

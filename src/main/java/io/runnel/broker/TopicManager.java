@@ -53,6 +53,9 @@ import io.vertx.core.WorkerExecutor;
  *
  * <p>Invariants: a topic in {@link #topics} has all its partitions open; names follow Kafka's
  * rules (1–249 of {@code [a-zA-Z0-9._-]}, not "." or ".."); a partition count only grows.
+ *
+ * <p>Metrics: each open partition has its gauges in {@link BrokerMetrics}, registered when its
+ * topic is registered here and removed when the topic is deleted.
  */
 public final class TopicManager {
 
@@ -86,11 +89,12 @@ public final class TopicManager {
     private final WorkerExecutor worker;
     private final boolean durableAcks;
     private final List<Context> hosts;
+    private final BrokerMetrics metrics;
     private final Map<String, Topic> topics = new ConcurrentHashMap<>();
     private boolean closed;
 
     private TopicManager(Vertx vertx, Context context, Path dataDir, LogConfig defaults, GroupCommitFlusher flusher,
-                         WorkerExecutor worker, boolean durableAcks, List<Context> hosts) {
+                         WorkerExecutor worker, boolean durableAcks, List<Context> hosts, BrokerMetrics metrics) {
         this.vertx = vertx;
         this.context = context;
         this.dataDir = dataDir;
@@ -99,6 +103,7 @@ public final class TopicManager {
         this.worker = worker;
         this.durableAcks = durableAcks;
         this.hosts = List.copyOf(hosts);
+        this.metrics = metrics;
     }
 
     /**
@@ -107,11 +112,19 @@ public final class TopicManager {
      */
     public static Future<TopicManager> start(Vertx vertx, Path dataDir, LogConfig defaults, int eventLoops,
                                              GroupCommitFlusher flusher, WorkerExecutor worker, boolean durableAcks) {
+        return start(vertx, dataDir, defaults, eventLoops, flusher, worker, durableAcks, BrokerMetrics.noop());
+    }
+
+    /** As {@link #start(Vertx, Path, LogConfig, int, GroupCommitFlusher, WorkerExecutor, boolean)}, measured into {@code metrics}. */
+    public static Future<TopicManager> start(Vertx vertx, Path dataDir, LogConfig defaults, int eventLoops,
+                                             GroupCommitFlusher flusher, WorkerExecutor worker, boolean durableAcks,
+                                             BrokerMetrics metrics) {
         List<Context> hosts = new CopyOnWriteArrayList<>();
         Context own = vertx.getOrCreateContext();
         return vertx.deployVerticle(() -> new PartitionHost(hosts), new DeploymentOptions().setInstances(eventLoops))
                 .compose(id -> {
-                    TopicManager m = new TopicManager(vertx, own, dataDir, defaults, flusher, worker, durableAcks, hosts);
+                    TopicManager m = new TopicManager(vertx, own, dataDir, defaults, flusher, worker, durableAcks, hosts,
+                            metrics);
                     Promise<TopicManager> loaded = Promise.promise();
                     own.runOnContext(v -> m.loadAll().map(x -> m).onComplete(loaded));
                     return loaded.future();
@@ -119,6 +132,11 @@ public final class TopicManager {
     }
 
     // ---------------------------------------------------------------- lookups (any thread)
+
+    /** Where this broker's metrics go; the broker service records into the same place. */
+    public BrokerMetrics metrics() {
+        return metrics;
+    }
 
     public Set<String> topicNames() {
         return Collections.unmodifiableSet(new TreeSet<>(topics.keySet()));
@@ -205,6 +223,7 @@ public final class TopicManager {
         return serialised(() -> {
             Topic t = topic(name);
             topics.remove(name);
+            metrics.topicDeleted(name);
             return Future.all(t.partitions().stream().map(Partition::close).toList())
                     .compose(v -> blocking(() -> {
                         StorageIo.SYSTEM.deleteIfExists(metadataFile(name));
@@ -264,6 +283,9 @@ public final class TopicManager {
     private Topic register(String name, List<Partition> partitions, Map<String, String> overrides, LogConfig config) {
         Topic t = new Topic(name, List.copyOf(partitions), overrides, config);
         topics.put(name, t);
+        for (int p = 0; p < partitions.size(); p++) {
+            metrics.partitionOpened(name, p, partitions.get(p));
+        }
         return t;
     }
 

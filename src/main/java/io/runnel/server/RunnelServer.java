@@ -5,7 +5,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.runnel.api.http.HttpApi;
+import io.runnel.broker.BrokerMetrics;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.TopicManager;
 import io.runnel.config.BrokerConfig;
@@ -24,6 +31,9 @@ import io.vertx.core.http.HttpServerOptions;
  * <p>Lifecycle: {@link #start} opens every topic found in {@code data.dir} (recovering logs after
  * an unclean stop) before the HTTP port answers {@code /ready}; {@link #stop} stops taking
  * requests, then closes every log cleanly (flush, checkpoint, clean-shutdown marker).
+ *
+ * <p>Metrics: one Prometheus registry per broker holds the {@link BrokerMetrics} and the JVM's
+ * (memory, GC, threads, CPU); the HTTP API serves it at {@code GET /metrics}.
  */
 public final class RunnelServer {
 
@@ -44,16 +54,20 @@ public final class RunnelServer {
     private final WorkerExecutor worker;
     private final HttpServer http;
     private final long[] timers;
+    private final PrometheusMeterRegistry registry;
+    private final JvmGcMetrics gcMetrics;
     private final AtomicBoolean stopped = new AtomicBoolean();
 
     private RunnelServer(Vertx vertx, TopicManager topics, GroupCommitFlusher flusher, WorkerExecutor worker,
-                         HttpServer http, long[] timers) {
+                         HttpServer http, long[] timers, PrometheusMeterRegistry registry, JvmGcMetrics gcMetrics) {
         this.vertx = vertx;
         this.topics = topics;
         this.flusher = flusher;
         this.worker = worker;
         this.http = http;
         this.timers = timers;
+        this.registry = registry;
+        this.gcMetrics = gcMetrics;
     }
 
     /** Starts a broker on {@code vertx} with {@code config}. */
@@ -62,14 +76,22 @@ public final class RunnelServer {
         WorkerExecutor worker = vertx.createSharedWorkerExecutor("runnel-log", 4);
         int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
         AtomicBoolean ready = new AtomicBoolean();
-        return TopicManager.start(vertx, config.dataDir, config.topicDefaults(), eventLoops, flusher, worker, DURABLE_ACKS)
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        BrokerMetrics metrics = new BrokerMetrics(registry);
+        JvmGcMetrics gcMetrics = bindJvmMetrics(registry);
+        return TopicManager.start(vertx, config.dataDir, config.topicDefaults(), eventLoops, flusher, worker, DURABLE_ACKS,
+                        metrics)
                 .compose(topics -> {
                     BrokerService broker = new BrokerService(topics, config.autoCreateTopicsEnable,
                             config.numPartitions);
                     HttpServerOptions options = new HttpServerOptions().setHost(config.listenersHost)
                             .setPort(config.httpPort);
                     return vertx.createHttpServer(options)
-                            .requestHandler(HttpApi.router(vertx, broker, MAX_HTTP_BODY_BYTES, ready::get))
+                            .connectionHandler(connection -> {
+                                metrics.httpConnectionOpened();
+                                connection.closeHandler(v -> metrics.httpConnectionClosed());
+                            })
+                            .requestHandler(HttpApi.router(vertx, broker, MAX_HTTP_BODY_BYTES, ready::get, registry))
                             .listen()
                             .map(http -> {
                                 long[] timers = {
@@ -81,9 +103,24 @@ public final class RunnelServer {
                                 LOG.info("Runnel broker {} ready: HTTP on {}:{}, data in {}, {} topic(s)",
                                         config.brokerId, config.listenersHost, http.actualPort(),
                                         config.dataDir.toAbsolutePath(), topics.topicNames().size());
-                                return new RunnelServer(vertx, topics, flusher, worker, http, timers);
+                                return new RunnelServer(vertx, topics, flusher, worker, http, timers, registry,
+                                        gcMetrics);
                             });
+                })
+                .onFailure(e -> {
+                    gcMetrics.close();
+                    registry.close();
                 });
+    }
+
+    /** Binds the JVM's meters; the GC meters listen to GC notifications until closed. */
+    private static JvmGcMetrics bindJvmMetrics(PrometheusMeterRegistry registry) {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(registry);
+        return gc;
     }
 
     /** The port the HTTP API listens on (useful with port 0). */
@@ -111,6 +148,8 @@ public final class RunnelServer {
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     }
+                    gcMetrics.close();
+                    registry.close();
                     return worker.close();
                 });
     }

@@ -16,6 +16,7 @@ import org.apache.kafka.common.protocol.Errors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.Partition;
@@ -58,6 +59,8 @@ import io.vertx.ext.web.handler.BodyHandler;
  *   <li>{@code GET /health}: 200 {@code {"status":"UP"}} while the process serves HTTP (liveness).</li>
  *   <li>{@code GET /ready}: 200 {@code {"status":"UP"}} when the broker is ready, else 503
  *       {@code {"status":"DOWN"}} (readiness).</li>
+ *   <li>{@code GET /metrics}: the broker's metrics in Prometheus text format 0.0.4 (only when the
+ *       router is given a registry; the names are listed in {@code broker.BrokerMetrics}).</li>
  * </ul>
  *
  * <h2>Errors</h2>
@@ -78,6 +81,8 @@ public final class HttpApi {
     static final String V2_JSON = "application/vnd.kafka.v2+json";
     /** Content-Type of answers outside the v2 API (health, readiness, unknown paths). */
     static final String JSON = "application/json";
+    /** Content-Type of {@code GET /metrics}: Prometheus text exposition format 0.0.4. */
+    static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
     /**
      * The broker named as leader and only replica of every partition. A single node is a cluster
      * of one; 0 is {@code broker.id}'s default, reported until the broker service exposes its id.
@@ -99,11 +104,13 @@ public final class HttpApi {
     private final BrokerService broker;
     private final BooleanSupplier ready;
     private final long maxBodyBytes;
+    private final PrometheusMeterRegistry metrics;
 
-    private HttpApi(BrokerService broker, BooleanSupplier ready, long maxBodyBytes) {
+    private HttpApi(BrokerService broker, BooleanSupplier ready, long maxBodyBytes, PrometheusMeterRegistry metrics) {
         this.broker = broker;
         this.ready = ready;
         this.maxBodyBytes = maxBodyBytes;
+        this.metrics = metrics;
     }
 
     /** The API's routes, ready from the start (the broker service exists, so its topics are open). */
@@ -118,16 +125,30 @@ public final class HttpApi {
      *                     parsing time one request may take
      */
     public static Router router(Vertx vertx, BrokerService broker, long maxBodyBytes, BooleanSupplier ready) {
+        return router(vertx, broker, maxBodyBytes, ready, null);
+    }
+
+    /**
+     * The API's routes, and {@code GET /metrics} scraping {@code metrics} when it is not null.
+     *
+     * @param maxBodyBytes the largest request body read (413 beyond it); bounds the memory and
+     *                     parsing time one request may take
+     */
+    public static Router router(Vertx vertx, BrokerService broker, long maxBodyBytes, BooleanSupplier ready,
+                                PrometheusMeterRegistry metrics) {
         if (maxBodyBytes < 1) {
             throw new IllegalArgumentException("maxBodyBytes must be positive, not " + maxBodyBytes);
         }
-        HttpApi api = new HttpApi(broker, ready, maxBodyBytes);
+        HttpApi api = new HttpApi(broker, ready, maxBodyBytes, metrics);
         // No file uploads: a produce body is JSON, and uploads would write to disk from the event loop.
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
         Router router = Router.router(vertx);
         router.route().failureHandler(ctx -> api.answerFailure(ctx, ctx.statusCode()));
         router.get("/health").handler(api::health);
         router.get("/ready").handler(api::ready);
+        if (metrics != null) {
+            router.get("/metrics").handler(api::metrics);
+        }
         router.get("/topics").handler(api::listTopics);
         router.get("/topics/:topic").handler(api::getTopic);
         router.post("/topics/:topic").handler(body).handler(ctx -> api.produce(ctx, false));
@@ -150,6 +171,20 @@ public final class HttpApi {
     private void ready(RoutingContext ctx) {
         boolean up = ready.getAsBoolean();
         send(ctx, up ? 200 : 503, JSON, new JsonObject().put("status", up ? STATUS_UP : STATUS_DOWN));
+    }
+
+    /**
+     * Scrapes on a worker: a scrape walks every meter and computes percentiles, and the JVM
+     * meters ask the JVM for thread and memory figures, too much for an event loop at scale.
+     */
+    private void metrics(RoutingContext ctx) {
+        ctx.vertx().executeBlocking(metrics::scrape, false).onComplete(done -> {
+            if (done.failed()) {
+                ctx.fail(done.cause());
+                return;
+            }
+            ctx.response().setStatusCode(200).putHeader(HttpHeaders.CONTENT_TYPE, PROMETHEUS_TEXT).end(done.result());
+        });
     }
 
     // ---------------------------------------------------------------- topics
