@@ -57,17 +57,29 @@ public final class BrokerService {
     public record FetchResult(Partition.ReadResult read) {
     }
 
+    private final BrokerIdentity identity;
     private final TopicManager topics;
     private final BrokerMetrics metrics;
     private final boolean autoCreateTopics;
     private final int defaultPartitions;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
 
+    /** A broker service for tests and tools: broker 0 of a cluster whose id is made up now. */
     public BrokerService(TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
+        this(new BrokerIdentity(0, org.apache.kafka.common.Uuid.randomUuid().toString()), topics, autoCreateTopics,
+                defaultPartitions);
+    }
+
+    public BrokerService(BrokerIdentity identity, TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
+        this.identity = identity;
         this.topics = topics;
         this.metrics = topics.metrics();
         this.autoCreateTopics = autoCreateTopics;
         this.defaultPartitions = defaultPartitions;
+    }
+
+    public BrokerIdentity identity() {
+        return identity;
     }
 
     public TopicManager topics() {

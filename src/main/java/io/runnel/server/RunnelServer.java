@@ -12,6 +12,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.runnel.api.http.HttpApi;
+import io.runnel.broker.BrokerIdentity;
 import io.runnel.broker.BrokerMetrics;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.TopicManager;
@@ -79,10 +80,12 @@ public final class RunnelServer {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         BrokerMetrics metrics = new BrokerMetrics(registry);
         JvmGcMetrics gcMetrics = bindJvmMetrics(registry);
-        return TopicManager.start(vertx, config.dataDir, config.topicDefaults(), eventLoops, flusher, worker, DURABLE_ACKS,
-                        metrics)
+        Future<BrokerIdentity> identity = vertx.executeBlocking(
+                () -> BrokerIdentity.loadOrCreate(config.dataDir, config.brokerId), false);
+        return identity.compose(id -> TopicManager.start(vertx, config.dataDir, config.topicDefaults(), eventLoops,
+                        flusher, worker, DURABLE_ACKS, metrics))
                 .compose(topics -> {
-                    BrokerService broker = new BrokerService(topics, config.autoCreateTopicsEnable,
+                    BrokerService broker = new BrokerService(identity.result(), topics, config.autoCreateTopicsEnable,
                             config.numPartitions);
                     HttpServerOptions options = new HttpServerOptions().setHost(config.listenersHost)
                             .setPort(config.httpPort);

@@ -4,14 +4,6 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.InvalidConfigurationException;
-import org.apache.kafka.common.errors.InvalidPartitionsException;
-import org.apache.kafka.common.errors.InvalidRequestException;
-import org.apache.kafka.common.errors.InvalidTopicException;
-import org.apache.kafka.common.errors.PolicyViolationException;
-import org.apache.kafka.common.errors.RetriableException;
-import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.protocol.Errors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,17 +13,22 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.Partition;
 import io.runnel.broker.TopicManager;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+
+import static io.runnel.api.http.Replies.internalError;
+import static io.runnel.api.http.Replies.onRequestContext;
+import static io.runnel.api.http.Replies.partition;
+import static io.runnel.api.http.Replies.partitionNumber;
+import static io.runnel.api.http.Replies.requestFailure;
+import static io.runnel.api.http.Replies.send;
+import static io.runnel.api.http.Replies.topic;
 
 /**
  * The HTTP API (port 8082), first slice: Confluent REST Proxy v2 produce and topic metadata, plus
@@ -83,11 +80,6 @@ public final class HttpApi {
     static final String JSON = "application/json";
     /** Content-Type of {@code GET /metrics}: Prometheus text exposition format 0.0.4. */
     static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
-    /**
-     * The broker named as leader and only replica of every partition. A single node is a cluster
-     * of one; 0 is {@code broker.id}'s default, reported until the broker service exposes its id.
-     */
-    static final int BROKER_ID = 0;
     static final String STATUS_UP = "UP";
     static final String STATUS_DOWN = "DOWN";
 
@@ -96,10 +88,6 @@ public final class HttpApi {
     /** Statuses the router itself may end a request with; each gets an error body like ours. */
     private static final List<Integer> ROUTER_STATUSES = List.of(400, 404, 405, 406, 413, 414, 415, 431, 500, 501);
 
-    /** Kafka's refusals that are the client's mistake: a 400, not a 500 (Confluent's "Kafka bad request"). */
-    private static final List<Class<? extends KafkaException>> CLIENT_MISTAKES = List.of(
-            InvalidTopicException.class, InvalidRequestException.class, InvalidPartitionsException.class,
-            InvalidConfigurationException.class, TopicExistsException.class, PolicyViolationException.class);
 
     private final BrokerService broker;
     private final BooleanSupplier ready;
@@ -194,7 +182,7 @@ public final class HttpApi {
     }
 
     private void getTopic(RoutingContext ctx) {
-        TopicManager.Topic t = topic(ctx);
+        TopicManager.Topic t = topic(broker, ctx);
         JsonObject configs = new JsonObject();
         TopicConfigs.effective(t.config(), t.configOverrides()).forEach(configs::put);
         send(ctx, 200, V2_JSON, new JsonObject()
@@ -204,22 +192,22 @@ public final class HttpApi {
     }
 
     private void listPartitions(RoutingContext ctx) {
-        send(ctx, 200, V2_JSON, partitionsJson(topic(ctx)));
+        send(ctx, 200, V2_JSON, partitionsJson(topic(broker, ctx)));
     }
 
     private void getPartition(RoutingContext ctx) {
-        TopicManager.Topic t = topic(ctx);
+        TopicManager.Topic t = topic(broker, ctx);
         send(ctx, 200, V2_JSON, partitionJson(partition(t, ctx)));
     }
 
     private void getOffsets(RoutingContext ctx) {
-        TopicManager.Topic t = topic(ctx);
+        TopicManager.Topic t = topic(broker, ctx);
         int p = partition(t, ctx);
         Future<Long> beginning = broker.listOffset(t.name(), p, Partition.EARLIEST_TIMESTAMP);
         Future<Long> end = broker.listOffset(t.name(), p, Partition.LATEST_TIMESTAMP);
         onRequestContext(Future.all(beginning, end)).onComplete(done -> {
             if (done.failed()) {
-                ctx.fail(requestFailure(ctx, done.cause(), t.name()));
+                ctx.fail(requestFailure(ctx, done.cause(), broker, t.name()));
                 return;
             }
             send(ctx, 200, V2_JSON, new JsonObject()
@@ -228,7 +216,7 @@ public final class HttpApi {
         });
     }
 
-    private static JsonArray partitionsJson(TopicManager.Topic t) {
+    private JsonArray partitionsJson(TopicManager.Topic t) {
         JsonArray partitions = new JsonArray();
         for (int p = 0; p < t.partitions().size(); p++) {
             partitions.add(partitionJson(p));
@@ -236,11 +224,13 @@ public final class HttpApi {
         return partitions;
     }
 
-    private static JsonObject partitionJson(int partition) {
-        JsonObject replica = new JsonObject().put("broker", BROKER_ID).put("leader", true).put("in_sync", true);
+    /** A single node is a cluster of one: this broker leads every partition and is its only replica. */
+    private JsonObject partitionJson(int partition) {
+        int brokerId = broker.identity().brokerId();
+        JsonObject replica = new JsonObject().put("broker", brokerId).put("leader", true).put("in_sync", true);
         return new JsonObject()
                 .put("partition", partition)
-                .put("leader", BROKER_ID)
+                .put("leader", brokerId)
                 .put("replicas", new JsonArray().add(replica));
     }
 
@@ -255,7 +245,7 @@ public final class HttpApi {
         List<BrokerService.ProduceRecord> records = ProduceRequest.parse(ctx.body().buffer(), format, pathPartition);
         onRequestContext(broker.produce(topic, records, Partition.Acks.ALL)).onComplete(done -> {
             if (done.failed()) {
-                ctx.fail(requestFailure(ctx, done.cause(), topic));
+                ctx.fail(requestFailure(ctx, done.cause(), broker, topic));
                 return;
             }
             JsonArray offsets = new JsonArray();
@@ -287,74 +277,7 @@ public final class HttpApi {
         return kafka.name() + ": " + (error.getMessage() != null ? error.getMessage() : kafka.message());
     }
 
-    // ---------------------------------------------------------------- lookups
-
-    private TopicManager.Topic topic(RoutingContext ctx) {
-        String name = ctx.pathParam("topic");
-        try {
-            return broker.topics().topic(name);
-        } catch (UnknownTopicOrPartitionException e) {
-            throw new HttpApiException(ErrorCodes.TOPIC_NOT_FOUND, "Topic '" + name + "' not found");
-        }
-    }
-
-    private static int partition(TopicManager.Topic t, RoutingContext ctx) {
-        int p = partitionNumber(ctx.pathParam("partition"));
-        if (p >= t.partitions().size()) {
-            throw new HttpApiException(ErrorCodes.PARTITION_NOT_FOUND, "Topic '" + t.name() + "' has no partition " + p
-                    + " (it has " + t.partitions().size() + ")");
-        }
-        return p;
-    }
-
-    /** A partition number from a path; anything that is not one names no partition (Confluent also answers 404). */
-    private static int partitionNumber(String raw) {
-        int p;
-        try {
-            p = Integer.parseInt(raw);
-        } catch (NumberFormatException e) {
-            p = -1;
-        }
-        if (p < 0) {
-            throw new HttpApiException(ErrorCodes.PARTITION_NOT_FOUND,
-                    "Partition '" + raw + "' not found: partitions are numbered from 0");
-        }
-        return p;
-    }
-
-    private boolean topicExists(String name) {
-        try {
-            broker.topics().topic(name);
-            return true;
-        } catch (UnknownTopicOrPartitionException e) {
-            return false;
-        }
-    }
-
     // ---------------------------------------------------------------- errors
-
-    /** The answer to a broker call that failed as a whole. */
-    private HttpApiException requestFailure(RoutingContext ctx, Throwable error, String topic) {
-        if (error instanceof HttpApiException e) {
-            return e;
-        }
-        String message = error.getMessage() != null ? error.getMessage() : Errors.forException(error).message();
-        if (error instanceof UnknownTopicOrPartitionException) {
-            // The broker says "unknown topic or partition"; the topic's existence tells which.
-            return new HttpApiException(topicExists(topic) ? ErrorCodes.PARTITION_NOT_FOUND : ErrorCodes.TOPIC_NOT_FOUND,
-                    message);
-        }
-        if (CLIENT_MISTAKES.stream().anyMatch(c -> c.isInstance(error))) {
-            return new HttpApiException(ErrorCodes.KAFKA_BAD_REQUEST, message);
-        }
-        if (error instanceof RetriableException) {
-            return new HttpApiException(ErrorCodes.KAFKA_RETRIABLE_ERROR, message);
-        }
-        if (error instanceof KafkaException) {
-            return new HttpApiException(ErrorCodes.KAFKA_ERROR, message);
-        }
-        return internalError(ctx, error);
-    }
 
     /** Every failed request ends here: thrown or failed in a handler, or ended by the router. */
     private void answerFailure(RoutingContext ctx, int status) {
@@ -391,40 +314,5 @@ public final class HttpApi {
         };
     }
 
-    private static HttpApiException internalError(RoutingContext ctx, Throwable error) {
-        LOG.error("Unexpected failure of {} {}", ctx.request().method(), ctx.normalizedPath(), error);
-        return new HttpApiException(ErrorCodes.INTERNAL_SERVER_ERROR,
-                "Internal server error; the broker log has the details");
-    }
 
-    // ---------------------------------------------------------------- plumbing
-
-    private static void send(RoutingContext ctx, int status, String contentType, JsonObject json) {
-        send(ctx, status, contentType, json.toBuffer());
-    }
-
-    private static void send(RoutingContext ctx, int status, String contentType, JsonArray json) {
-        send(ctx, status, contentType, json.toBuffer());
-    }
-
-    private static void send(RoutingContext ctx, int status, String contentType, Buffer body) {
-        ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
-    }
-
-    /**
-     * {@code result}, completed on the calling handler's context: broker futures complete on
-     * partition contexts, and a {@link RoutingContext} belongs to its request's.
-     */
-    private static <T> Future<T> onRequestContext(Future<T> result) {
-        Context context = Vertx.currentContext();
-        Promise<T> promise = Promise.promise();
-        result.onComplete(r -> {
-            if (Vertx.currentContext() == context) {
-                promise.handle(r);
-            } else {
-                context.runOnContext(v -> promise.handle(r));
-            }
-        });
-        return promise.future();
-    }
 }
