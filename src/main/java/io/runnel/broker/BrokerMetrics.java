@@ -25,6 +25,12 @@ import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
  *       record batches as appended to the log.</li>
  *   <li>{@value #BYTES_OUT} [{@code runnel_fetch_bytes_total}], tag {@code topic}: bytes handed to
  *       consumers by fetches.</li>
+ *   <li>{@value #RECORDS_OUT} [{@code runnel_fetch_records_total}], tag {@code topic}: records
+ *       handed to consumers by adapters that look inside batches (HTTP consumers; a Kafka fetch
+ *       sends batches unopened and counts bytes only).</li>
+ *   <li>{@value #GROUP_LAG} [{@code runnel_group_lag}], tags {@code group}, {@code topic},
+ *       {@code partition}: the partition's high watermark minus the group's committed offset, for
+ *       every partition a group has committed to.</li>
  *   <li>{@value #PRODUCE_LATENCY} [{@code runnel_produce_latency_seconds}]: a produce request from
  *       arrival at the broker service to its answer (acks included), p50 and p99 published.</li>
  *   <li>{@value #FETCH_LATENCY} [{@code runnel_fetch_latency_seconds}]: a fetch from arrival to
@@ -48,6 +54,8 @@ public final class BrokerMetrics {
     static final String RECORDS_IN = "runnel.produce.records";
     static final String BYTES_IN = "runnel.produce.bytes";
     static final String BYTES_OUT = "runnel.fetch.bytes";
+    static final String RECORDS_OUT = "runnel.fetch.records";
+    static final String GROUP_LAG = "runnel.group.lag";
     static final String PRODUCE_LATENCY = "runnel.produce.latency";
     static final String FETCH_LATENCY = "runnel.fetch.latency";
     static final String LOG_SIZE = "runnel.log.size";
@@ -98,6 +106,22 @@ public final class BrokerMetrics {
     void bytesOut(String topic, long bytes) {
         Counter.builder(BYTES_OUT).description("Bytes handed to consumers by fetches")
                 .baseUnit(BaseUnits.BYTES).tag(TOPIC, topic).register(registry).increment(bytes);
+    }
+
+    /** An adapter handed {@code records} records of {@code topic} to a consumer. */
+    public void recordsOut(String topic, long records) {
+        Counter.builder(RECORDS_OUT).description("Records handed to consumers by adapters that open batches")
+                .tag(TOPIC, topic).register(registry).increment(records);
+    }
+
+    /**
+     * Publishes the lag of {@code group} on a partition: {@code lag} is read at each scrape.
+     * Registering the same group and partition again is harmless (the first function stays).
+     */
+    public void groupLag(String group, String topic, int partition, java.util.function.LongSupplier lag) {
+        Gauge.builder(GROUP_LAG, lag, l -> (double) l.getAsLong())
+                .description("High watermark minus the group's committed offset")
+                .tags("group", group, TOPIC, topic, PARTITION, Integer.toString(partition)).register(registry);
     }
 
     void produceLatency(long nanos) {

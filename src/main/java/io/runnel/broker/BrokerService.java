@@ -17,6 +17,7 @@ import org.apache.kafka.common.record.MemoryRecordsBuilder;
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.utils.Utils;
 
+import io.runnel.group.GroupCoordinator;
 import io.runnel.log.LogAppendInfo;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -59,27 +60,47 @@ public final class BrokerService {
 
     private final BrokerIdentity identity;
     private final TopicManager topics;
+    private final GroupCoordinator groups;
     private final BrokerMetrics metrics;
     private final boolean autoCreateTopics;
     private final int defaultPartitions;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
+    /** Committed offset by group, topic and partition, as of the last {@link #refreshGroupLag}. */
+    private final Map<List<Object>, Long> committedForLag = new ConcurrentHashMap<>();
 
     /** A broker service for tests and tools: broker 0 of a cluster whose id is made up now. */
     public BrokerService(TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
-        this(new BrokerIdentity(0, org.apache.kafka.common.Uuid.randomUuid().toString()), topics, autoCreateTopics,
-                defaultPartitions);
+        this(new BrokerIdentity(0, org.apache.kafka.common.Uuid.randomUuid().toString()), topics, null,
+                autoCreateTopics, defaultPartitions);
     }
 
-    public BrokerService(BrokerIdentity identity, TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
+    /** @param groups the consumer group coordinator; null for a broker that serves no groups (some tests) */
+    public BrokerService(BrokerIdentity identity, TopicManager topics, GroupCoordinator groups, boolean autoCreateTopics,
+                         int defaultPartitions) {
         this.identity = identity;
         this.topics = topics;
+        this.groups = groups;
         this.metrics = topics.metrics();
         this.autoCreateTopics = autoCreateTopics;
         this.defaultPartitions = defaultPartitions;
     }
 
+    /** The partition count of a topic created without one ({@code num.partitions}). */
+    public int defaultPartitions() {
+        return defaultPartitions;
+    }
+
     public BrokerIdentity identity() {
         return identity;
+    }
+
+    /** The consumer group coordinator: joins, assignments, committed offsets. */
+    public GroupCoordinator groups() {
+        if (groups == null) {
+            throw new org.apache.kafka.common.errors.CoordinatorNotAvailableException(
+                    "This broker service was built without a group coordinator");
+        }
+        return groups;
     }
 
     public TopicManager topics() {
@@ -230,6 +251,39 @@ public final class BrokerService {
             return onCaller(topics.partition(topic, partition).listOffset(timestamp));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
+        }
+    }
+
+    /**
+     * Brings the group lag gauges up to date with every group's committed offsets (call before a
+     * scrape). The gauges read the partition's published high watermark at scrape time, so the
+     * lag shown is as fresh as the scrape.
+     */
+    public Future<Void> refreshGroupLag() {
+        if (groups == null) {
+            return Future.succeededFuture();
+        }
+        return groups.listGroups().compose(overviews -> {
+            List<Future<?>> fetched = new ArrayList<>();
+            for (GroupCoordinator.GroupOverview o : overviews) {
+                fetched.add(groups.fetchOffsets(o.groupId(), null).onSuccess(commits -> commits.forEach((tp, om) -> {
+                    List<Object> key = List.of(o.groupId(), tp.topic(), tp.partition());
+                    if (committedForLag.put(key, om.offset()) == null) {
+                        metrics.groupLag(o.groupId(), tp.topic(), tp.partition(), () -> lagOf(key));
+                    }
+                })));
+            }
+            return Future.join(fetched).mapEmpty();
+        });
+    }
+
+    private long lagOf(List<Object> key) {
+        Long committed = committedForLag.get(key);
+        try {
+            long hw = topics.partition((String) key.get(1), (Integer) key.get(2)).highWatermarkPublished();
+            return committed == null ? 0 : Math.max(0, hw - committed);
+        } catch (RuntimeException e) {
+            return 0; // the topic is gone; its meters go with it
         }
     }
 

@@ -84,6 +84,8 @@ public final class Partition {
     /** The log's size and segment count as last published on the context; read from any thread. */
     private volatile long logSizeBytes;
     private volatile int segmentCount;
+    /** The high watermark as last published on the context, for lag gauges on other threads. */
+    private volatile long publishedHighWatermark;
 
     private Partition(String name, Vertx vertx, Context context, Log log, GroupCommitFlusher flusher,
                       WorkerExecutor worker, boolean durableAcks, int leaderEpoch) {
@@ -217,6 +219,7 @@ public final class Partition {
             return;
         }
         log.updateHighWatermark(target);
+        publishedHighWatermark = target;
         // Completed after the list is updated: a woken fetch may wait again at once.
         List<FetchWaiter> woken = new ArrayList<>();
         fetchWaiters.removeIf(w -> w.offset() < target && woken.add(w));
@@ -387,6 +390,11 @@ public final class Partition {
         return logSizeBytes;
     }
 
+    /** The high watermark as last published (any thread; may lag the log by one turn). */
+    public long highWatermarkPublished() {
+        return publishedHighWatermark;
+    }
+
     /** The log's segment count as last published (any thread; may lag the log by one turn). */
     public int segmentCount() {
         return segmentCount;
@@ -394,6 +402,7 @@ public final class Partition {
 
     /** Publishes the log's size for other threads; on the context (or before the partition is shared). */
     private void publishSizes() {
+        publishedHighWatermark = log.highWatermark();
         logSizeBytes = log.sizeInBytes();
         segmentCount = log.segmentCount();
     }

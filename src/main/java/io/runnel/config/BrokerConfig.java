@@ -49,6 +49,11 @@ public final class BrokerConfig {
     public static final String CLUSTER_MEMBERS = "cluster.members";
     public static final String AUTO_CREATE_TOPICS_ENABLE = "auto.create.topics.enable";
     public static final String NUM_PARTITIONS = "num.partitions";
+    public static final String OFFSETS_TOPIC_NUM_PARTITIONS = "offsets.topic.num.partitions";
+    public static final String GROUP_INITIAL_REBALANCE_DELAY_MS = "group.initial.rebalance.delay.ms";
+    public static final String GROUP_MIN_SESSION_TIMEOUT_MS = "group.min.session.timeout.ms";
+    public static final String GROUP_MAX_SESSION_TIMEOUT_MS = "group.max.session.timeout.ms";
+    public static final String CONSUMER_INSTANCE_TIMEOUT_MS = "consumer.instance.timeout.ms";
 
     /** The argument (and {@code RUNNEL_CONFIG} variable) naming the properties file; not a key of the file. */
     public static final String CONFIG = "config";
@@ -81,6 +86,20 @@ public final class BrokerConfig {
     public static final boolean DEFAULT_AUTO_CREATE_TOPICS_ENABLE = true;
     /** Kafka's default: one partition keeps a new topic totally ordered. */
     public static final int DEFAULT_NUM_PARTITIONS = 1;
+    /**
+     * Partitions of {@code __consumer_offsets}, where committed offsets live. Fewer than Kafka's 50:
+     * a group's coordinator is its partition's leader, and a small cluster needs little spreading,
+     * while each partition costs open files. Fixed once the topic exists.
+     */
+    public static final int DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS = 8;
+    /** Kafka's default: the first member of an empty group waits this long for others, so they share one rebalance. */
+    public static final long DEFAULT_GROUP_INITIAL_REBALANCE_DELAY_MS = 3_000;
+    /** Kafka's default: the shortest session timeout a member may ask for. */
+    public static final long DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS = 6_000;
+    /** Kafka's default: the longest session timeout a member may ask for. */
+    public static final long DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS = 1_800_000;
+    /** Confluent REST Proxy's default: an HTTP consumer instance idle this long is deleted. */
+    public static final long DEFAULT_CONSUMER_INSTANCE_TIMEOUT_MS = 300_000;
     /** Kafka's default: old segments are deleted; compaction is chosen per topic. */
     public static final String DEFAULT_LOG_CLEANUP_POLICY = "delete";
 
@@ -116,6 +135,11 @@ public final class BrokerConfig {
             CLUSTER_MEMBERS, DEFAULT_CLUSTER_MEMBERS,
             AUTO_CREATE_TOPICS_ENABLE, String.valueOf(DEFAULT_AUTO_CREATE_TOPICS_ENABLE),
             NUM_PARTITIONS, String.valueOf(DEFAULT_NUM_PARTITIONS),
+            OFFSETS_TOPIC_NUM_PARTITIONS, String.valueOf(DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS),
+            GROUP_INITIAL_REBALANCE_DELAY_MS, String.valueOf(DEFAULT_GROUP_INITIAL_REBALANCE_DELAY_MS),
+            GROUP_MIN_SESSION_TIMEOUT_MS, String.valueOf(DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS),
+            GROUP_MAX_SESSION_TIMEOUT_MS, String.valueOf(DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS),
+            CONSUMER_INSTANCE_TIMEOUT_MS, String.valueOf(DEFAULT_CONSUMER_INSTANCE_TIMEOUT_MS),
             "log.segment.bytes", String.valueOf(LogConfig.DEFAULT_SEGMENT_BYTES),
             "log.roll.ms", String.valueOf(LogConfig.DEFAULT_SEGMENT_MS),
             "log.retention.ms", String.valueOf(LogConfig.DEFAULT_RETENTION_MS),
@@ -149,6 +173,11 @@ public final class BrokerConfig {
     public final List<String> clusterMembers;
     public final boolean autoCreateTopicsEnable;
     public final int numPartitions;
+    public final int offsetsTopicNumPartitions;
+    public final long groupInitialRebalanceDelayMs;
+    public final long groupMinSessionTimeoutMs;
+    public final long groupMaxSessionTimeoutMs;
+    public final long consumerInstanceTimeoutMs;
 
     private final Map<String, String> effective;
     private final LogConfig topicDefaults;
@@ -170,6 +199,15 @@ public final class BrokerConfig {
         this.clusterMembers = members(settings, CLUSTER_MEMBERS);
         this.autoCreateTopicsEnable = bool(settings, AUTO_CREATE_TOPICS_ENABLE);
         this.numPartitions = (int) number(settings, NUM_PARTITIONS, 1, Integer.MAX_VALUE);
+        this.offsetsTopicNumPartitions = (int) number(settings, OFFSETS_TOPIC_NUM_PARTITIONS, 1, 1000);
+        this.groupInitialRebalanceDelayMs = number(settings, GROUP_INITIAL_REBALANCE_DELAY_MS, 0, Integer.MAX_VALUE);
+        this.groupMinSessionTimeoutMs = number(settings, GROUP_MIN_SESSION_TIMEOUT_MS, 1, Integer.MAX_VALUE);
+        this.groupMaxSessionTimeoutMs = number(settings, GROUP_MAX_SESSION_TIMEOUT_MS, 1, Integer.MAX_VALUE);
+        if (groupMaxSessionTimeoutMs < groupMinSessionTimeoutMs) {
+            throw new ConfigException(GROUP_MAX_SESSION_TIMEOUT_MS, settings.get(GROUP_MAX_SESSION_TIMEOUT_MS).value(),
+                    "must be at least " + GROUP_MIN_SESSION_TIMEOUT_MS + " (" + groupMinSessionTimeoutMs + ")");
+        }
+        this.consumerInstanceTimeoutMs = number(settings, CONSUMER_INSTANCE_TIMEOUT_MS, 1, Long.MAX_VALUE);
         this.topicDefaults = topicDefaults(settings);
         Map<String, String> values = new LinkedHashMap<>();
         settings.forEach((key, setting) -> values.put(key, setting.value()));

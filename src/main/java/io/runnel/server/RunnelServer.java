@@ -14,9 +14,12 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.runnel.api.http.HttpApi;
 import io.runnel.broker.BrokerIdentity;
 import io.runnel.broker.BrokerMetrics;
+import io.runnel.broker.OffsetsTopicStore;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.TopicManager;
 import io.runnel.config.BrokerConfig;
+import io.runnel.group.GroupConfig;
+import io.runnel.group.GroupCoordinator;
 import io.runnel.log.GroupCommitFlusher;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -50,7 +53,9 @@ public final class RunnelServer {
     static final boolean DURABLE_ACKS = true;
 
     private final Vertx vertx;
+    private final BrokerService broker;
     private final TopicManager topics;
+    private final HttpApi api;
     private final GroupCommitFlusher flusher;
     private final WorkerExecutor worker;
     private final HttpServer http;
@@ -59,10 +64,13 @@ public final class RunnelServer {
     private final JvmGcMetrics gcMetrics;
     private final AtomicBoolean stopped = new AtomicBoolean();
 
-    private RunnelServer(Vertx vertx, TopicManager topics, GroupCommitFlusher flusher, WorkerExecutor worker,
-                         HttpServer http, long[] timers, PrometheusMeterRegistry registry, JvmGcMetrics gcMetrics) {
+    private RunnelServer(Vertx vertx, BrokerService broker, HttpApi api, GroupCommitFlusher flusher,
+                         WorkerExecutor worker, HttpServer http, long[] timers, PrometheusMeterRegistry registry,
+                         JvmGcMetrics gcMetrics) {
         this.vertx = vertx;
-        this.topics = topics;
+        this.broker = broker;
+        this.topics = broker.topics();
+        this.api = api;
         this.flusher = flusher;
         this.worker = worker;
         this.http = http;
@@ -82,11 +90,18 @@ public final class RunnelServer {
         JvmGcMetrics gcMetrics = bindJvmMetrics(registry);
         Future<BrokerIdentity> identity = vertx.executeBlocking(
                 () -> BrokerIdentity.loadOrCreate(config.dataDir, config.brokerId), false);
+        GroupConfig groupConfig = new GroupConfig((int) config.groupInitialRebalanceDelayMs,
+                (int) config.groupMinSessionTimeoutMs, (int) config.groupMaxSessionTimeoutMs);
         return identity.compose(id -> TopicManager.start(vertx, config.dataDir, config.topicDefaults(), eventLoops,
                         flusher, worker, DURABLE_ACKS, metrics))
-                .compose(topics -> {
-                    BrokerService broker = new BrokerService(identity.result(), topics, config.autoCreateTopicsEnable,
-                            config.numPartitions);
+                .compose(topics -> OffsetsTopicStore.start(vertx, topics, config.offsetsTopicNumPartitions)
+                        .compose(store -> GroupCoordinator.start(vertx, store, groupConfig))
+                        .map(groups -> new BrokerService(identity.result(), topics, groups,
+                                config.autoCreateTopicsEnable, config.numPartitions)))
+                .compose(broker -> {
+                    TopicManager topics = broker.topics();
+                    HttpApi api = HttpApi.create(vertx, broker, new HttpApi.Settings(MAX_HTTP_BODY_BYTES,
+                            config.consumerInstanceTimeoutMs, ready::get, registry));
                     HttpServerOptions options = new HttpServerOptions().setHost(config.listenersHost)
                             .setPort(config.httpPort);
                     return vertx.createHttpServer(options)
@@ -94,7 +109,7 @@ public final class RunnelServer {
                                 metrics.httpConnectionOpened();
                                 connection.closeHandler(v -> metrics.httpConnectionClosed());
                             })
-                            .requestHandler(HttpApi.router(vertx, broker, MAX_HTTP_BODY_BYTES, ready::get, registry))
+                            .requestHandler(api.router())
                             .listen()
                             .map(http -> {
                                 long[] timers = {
@@ -106,7 +121,7 @@ public final class RunnelServer {
                                 LOG.info("Runnel broker {} ready: HTTP on {}:{}, data in {}, {} topic(s)",
                                         config.brokerId, config.listenersHost, http.actualPort(),
                                         config.dataDir.toAbsolutePath(), topics.topicNames().size());
-                                return new RunnelServer(vertx, topics, flusher, worker, http, timers, registry,
+                                return new RunnelServer(vertx, broker, api, flusher, worker, http, timers, registry,
                                         gcMetrics);
                             });
                 })
@@ -131,6 +146,10 @@ public final class RunnelServer {
         return http.actualPort();
     }
 
+    public BrokerService broker() {
+        return broker;
+    }
+
     public TopicManager topics() {
         return topics;
     }
@@ -143,8 +162,12 @@ public final class RunnelServer {
         for (long t : timers) {
             vertx.cancelTimer(t);
         }
+        // HTTP consumers leave their groups before the coordinator stops, and it stops before the logs close.
+        // Each step runs whatever the one before it did; the logs' close decides the outcome.
         return http.close()
-                .compose(v -> topics.close())
+                .transform(x -> api.close())
+                .transform(x -> broker.groups().close())
+                .transform(x -> topics.close())
                 .eventually(() -> {
                     try {
                         flusher.close();

@@ -65,6 +65,7 @@ class LogCommandTest {
     @Test
     void helpListsOnlyWhatExists() {
         String help = run(0, "--help");
-        assertThat(help).contains("server", "log").doesNotContain("topic", "produce", "consume");
+        assertThat(help).contains("server", "topic", "produce", "consume", "group", "log")
+                .doesNotContain("schema");
     }
 }

@@ -79,6 +79,8 @@ class PackageLayeringTest {
                             + " shared behaviour belongs in broker, so every way in behaves the same"),
             Rule.never("io.runnel.broker", List.of("io.runnel.api", "io.runnel.cli"),
                     "adapters and the command line use the broker, never the other way round"),
+            Rule.never("io.runnel.group", List.of("io.runnel.broker", "io.runnel.api", "io.runnel.cli"),
+                    "the broker uses the group coordinator, which persists through GroupStore, never the other way round"),
             Rule.onlyOurs("io.runnel.client", List.of(),
                     "the event bus client is embedded in users' applications; it must not drag the broker in"));
 

@@ -27,8 +27,16 @@ public final class ErrorCodes {
     public static final int TOPIC_NOT_FOUND = 40401;
     /** 404: the topic exists but has no such partition (or the partition in the path is not a number). */
     public static final int PARTITION_NOT_FOUND = 40402;
+    /** 404: no consumer instance of that name in that group (never made, deleted, or expired after being idle). */
+    public static final int CONSUMER_INSTANCE_NOT_FOUND = 40403;
     /** 405: the path exists, the method does not (e.g. DELETE /topics/t). */
     public static final int METHOD_NOT_ALLOWED = 405;
+    /** 406: the Accept header of a records read asks for another embedded format than the consumer instance's. */
+    public static final int CONSUMER_FORMAT_MISMATCH = 40601;
+    /** 409: a consumer instance of that name already exists in the group. */
+    public static final int CONSUMER_ALREADY_EXISTS = 40902;
+    /** 409: the consumer instance cannot do that in its state (subscribed and assigned at once, seek on an unassigned partition, read with nothing to read). */
+    public static final int CONSUMER_STATE_CONFLICT = 40903;
     /** 413: the request body is larger than the API's body limit. */
     public static final int PAYLOAD_TOO_LARGE = 413;
     /** 415: a produce request whose Content-Type is not one of the embedded formats served. */

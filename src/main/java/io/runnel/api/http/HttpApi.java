@@ -52,7 +52,10 @@ import static io.runnel.api.http.Replies.topic;
  *   <li>{@code GET /topics/{topic}/partitions} and {@code GET /topics/{topic}/partitions/{partition}}:
  *       {@code {"partition":p,"leader":b,"replicas":[{"broker":b,"leader":true,"in_sync":true}]}} (one, or all).</li>
  *   <li>{@code GET /topics/{topic}/partitions/{partition}/offsets}:
- *       {@code {"beginning_offset":logStartOffset,"end_offset":highWatermark}}.</li>
+ *       {@code {"beginning_offset":logStartOffset,"end_offset":highWatermark}}; with
+ *       {@code ?timestamp=ms} also {@code "timestamp_offset"} (the first offset at or after that time, or null).</li>
+ *   <li>v2 consumer instances, {@code /consumers/…}: see {@link ConsumerApi}.</li>
+ *   <li>v3 routes ({@code /v3/clusters/…}): see {@link V3Api}; v3 consumer groups and lag: see {@link V3ConsumerGroups}.</li>
  *   <li>{@code GET /health}: 200 {@code {"status":"UP"}} while the process serves HTTP (liveness).</li>
  *   <li>{@code GET /ready}: 200 {@code {"status":"UP"}} when the broker is ready, else 503
  *       {@code {"status":"DOWN"}} (readiness).</li>
@@ -89,16 +92,46 @@ public final class HttpApi {
     private static final List<Integer> ROUTER_STATUSES = List.of(400, 404, 405, 406, 413, 414, 415, 431, 500, 501);
 
 
-    private final BrokerService broker;
-    private final BooleanSupplier ready;
-    private final long maxBodyBytes;
-    private final PrometheusMeterRegistry metrics;
+    /**
+     * What the API is configured with.
+     *
+     * @param maxBodyBytes            the largest request body read (413 beyond it); bounds the memory
+     *                                and parsing time one request may take
+     * @param consumerIdleTimeoutMs   a v2 consumer instance with no request for this long is deleted
+     *                                (Confluent's {@code consumer.instance.timeout.ms})
+     * @param ready                   what {@code GET /ready} reports
+     * @param metrics                 what {@code GET /metrics} scrapes; null for no such route
+     */
+    public record Settings(long maxBodyBytes, long consumerIdleTimeoutMs, BooleanSupplier ready,
+                           PrometheusMeterRegistry metrics) {
+        public Settings {
+            if (maxBodyBytes < 1) {
+                throw new IllegalArgumentException("maxBodyBytes must be positive, not " + maxBodyBytes);
+            }
+            if (consumerIdleTimeoutMs < 1) {
+                throw new IllegalArgumentException("consumerIdleTimeoutMs must be positive, not " + consumerIdleTimeoutMs);
+            }
+        }
+    }
 
-    private HttpApi(BrokerService broker, BooleanSupplier ready, long maxBodyBytes, PrometheusMeterRegistry metrics) {
+    /** Confluent's consumer.instance.timeout.ms default. */
+    public static final long DEFAULT_CONSUMER_IDLE_TIMEOUT_MS = 300_000;
+
+    private final BrokerService broker;
+    private final Settings settings;
+    private final ConsumerApi consumers;
+    private final Router router;
+
+    private HttpApi(Vertx vertx, BrokerService broker, Settings settings) {
         this.broker = broker;
-        this.ready = ready;
-        this.maxBodyBytes = maxBodyBytes;
-        this.metrics = metrics;
+        this.settings = settings;
+        this.consumers = new ConsumerApi(vertx, broker, settings.consumerIdleTimeoutMs());
+        this.router = routes(vertx);
+    }
+
+    /** The API over {@code broker}; {@link #close} it to end its consumer instances. */
+    public static HttpApi create(Vertx vertx, BrokerService broker, Settings settings) {
+        return new HttpApi(vertx, broker, settings);
     }
 
     /** The API's routes, ready from the start (the broker service exists, so its topics are open). */
@@ -106,46 +139,49 @@ public final class HttpApi {
         return router(vertx, broker, maxBodyBytes, () -> true);
     }
 
-    /**
-     * The API's routes; {@code GET /ready} answers 200 while {@code ready} says so.
-     *
-     * @param maxBodyBytes the largest request body read (413 beyond it); bounds the memory and
-     *                     parsing time one request may take
-     */
+    /** The API's routes; {@code GET /ready} answers 200 while {@code ready} says so. */
     public static Router router(Vertx vertx, BrokerService broker, long maxBodyBytes, BooleanSupplier ready) {
         return router(vertx, broker, maxBodyBytes, ready, null);
     }
 
-    /**
-     * The API's routes, and {@code GET /metrics} scraping {@code metrics} when it is not null.
-     *
-     * @param maxBodyBytes the largest request body read (413 beyond it); bounds the memory and
-     *                     parsing time one request may take
-     */
+    /** The API's routes, and {@code GET /metrics} scraping {@code metrics} when it is not null. */
     public static Router router(Vertx vertx, BrokerService broker, long maxBodyBytes, BooleanSupplier ready,
                                 PrometheusMeterRegistry metrics) {
-        if (maxBodyBytes < 1) {
-            throw new IllegalArgumentException("maxBodyBytes must be positive, not " + maxBodyBytes);
-        }
-        HttpApi api = new HttpApi(broker, ready, maxBodyBytes, metrics);
+        return create(vertx, broker, new Settings(maxBodyBytes, DEFAULT_CONSUMER_IDLE_TIMEOUT_MS, ready, metrics))
+                .router();
+    }
+
+    public Router router() {
+        return router;
+    }
+
+    /** Deletes every consumer instance (each leaves its group) and stops their expiry timer. */
+    public Future<Void> close() {
+        return consumers.close();
+    }
+
+    private Router routes(Vertx vertx) {
         // No file uploads: a produce body is JSON, and uploads would write to disk from the event loop.
-        BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
+        BodyHandler body = BodyHandler.create(false).setBodyLimit(settings.maxBodyBytes());
         Router router = Router.router(vertx);
-        router.route().failureHandler(ctx -> api.answerFailure(ctx, ctx.statusCode()));
-        router.get("/health").handler(api::health);
-        router.get("/ready").handler(api::ready);
-        if (metrics != null) {
-            router.get("/metrics").handler(api::metrics);
+        router.route().failureHandler(ctx -> answerFailure(ctx, ctx.statusCode()));
+        router.get("/health").handler(this::health);
+        router.get("/ready").handler(this::ready);
+        if (settings.metrics() != null) {
+            router.get("/metrics").handler(this::metrics);
         }
-        router.get("/topics").handler(api::listTopics);
-        router.get("/topics/:topic").handler(api::getTopic);
-        router.post("/topics/:topic").handler(body).handler(ctx -> api.produce(ctx, false));
-        router.get("/topics/:topic/partitions").handler(api::listPartitions);
-        router.get("/topics/:topic/partitions/:partition").handler(api::getPartition);
-        router.post("/topics/:topic/partitions/:partition").handler(body).handler(ctx -> api.produce(ctx, true));
-        router.get("/topics/:topic/partitions/:partition/offsets").handler(api::getOffsets);
+        router.get("/topics").handler(this::listTopics);
+        router.get("/topics/:topic").handler(this::getTopic);
+        router.post("/topics/:topic").handler(body).handler(ctx -> produce(ctx, false));
+        router.get("/topics/:topic/partitions").handler(this::listPartitions);
+        router.get("/topics/:topic/partitions/:partition").handler(this::getPartition);
+        router.post("/topics/:topic/partitions/:partition").handler(body).handler(ctx -> produce(ctx, true));
+        router.get("/topics/:topic/partitions/:partition/offsets").handler(this::getOffsets);
+        consumers.mount(router, body);
+        new V3ConsumerGroups(broker).mount(router);
+        V3Api.mount(router, broker, body, settings.maxBodyBytes());
         for (int status : ROUTER_STATUSES) {
-            router.errorHandler(status, ctx -> api.answerFailure(ctx, status));
+            router.errorHandler(status, ctx -> answerFailure(ctx, status));
         }
         return router;
     }
@@ -157,7 +193,7 @@ public final class HttpApi {
     }
 
     private void ready(RoutingContext ctx) {
-        boolean up = ready.getAsBoolean();
+        boolean up = settings.ready().getAsBoolean();
         send(ctx, up ? 200 : 503, JSON, new JsonObject().put("status", up ? STATUS_UP : STATUS_DOWN));
     }
 
@@ -166,7 +202,12 @@ public final class HttpApi {
      * meters ask the JVM for thread and memory figures, too much for an event loop at scale.
      */
     private void metrics(RoutingContext ctx) {
-        ctx.vertx().executeBlocking(metrics::scrape, false).onComplete(done -> {
+        // Lag gauges need the groups' committed offsets, which live on the coordinator's context.
+        Future<Void> lag = broker.refreshGroupLag().recover(e -> {
+            LOG.warn("Refreshing group lag for /metrics failed", e);
+            return Future.succeededFuture();
+        });
+        lag.compose(v -> ctx.vertx().executeBlocking(settings.metrics()::scrape, false)).onComplete(done -> {
             if (done.failed()) {
                 ctx.fail(done.cause());
                 return;
@@ -200,19 +241,43 @@ public final class HttpApi {
         send(ctx, 200, V2_JSON, partitionJson(partition(t, ctx)));
     }
 
+    /**
+     * Confluent's offsets answer; with {@code ?timestamp=ms} (our addition, Kafka's ListOffsets by
+     * time) also {@code "timestamp_offset"}: the first offset whose timestamp is at or after it,
+     * null when no record is that recent.
+     */
     private void getOffsets(RoutingContext ctx) {
         TopicManager.Topic t = topic(broker, ctx);
         int p = partition(t, ctx);
+        String rawTimestamp = ctx.request().getParam("timestamp");
+        long timestamp = -1;
+        if (rawTimestamp != null) {
+            try {
+                timestamp = Long.parseLong(rawTimestamp.trim());
+            } catch (NumberFormatException e) {
+                timestamp = -1;
+            }
+            if (timestamp < 0) {
+                throw new HttpApiException(ErrorCodes.BAD_REQUEST, "Query parameter timestamp must be milliseconds"
+                        + " since the epoch (a whole number of at least 0), not '" + rawTimestamp + "'");
+            }
+        }
         Future<Long> beginning = broker.listOffset(t.name(), p, Partition.EARLIEST_TIMESTAMP);
         Future<Long> end = broker.listOffset(t.name(), p, Partition.LATEST_TIMESTAMP);
-        onRequestContext(Future.all(beginning, end)).onComplete(done -> {
+        Future<Long> byTime = rawTimestamp == null ? Future.succeededFuture(-1L)
+                : broker.listOffset(t.name(), p, timestamp);
+        onRequestContext(Future.all(beginning, end, byTime)).onComplete(done -> {
             if (done.failed()) {
                 ctx.fail(requestFailure(ctx, done.cause(), broker, t.name()));
                 return;
             }
-            send(ctx, 200, V2_JSON, new JsonObject()
+            JsonObject answer = new JsonObject()
                     .put("beginning_offset", beginning.result())
-                    .put("end_offset", end.result()));
+                    .put("end_offset", end.result());
+            if (rawTimestamp != null) {
+                answer.put("timestamp_offset", byTime.result() < 0 ? null : byTime.result());
+            }
+            send(ctx, 200, V2_JSON, answer);
         });
     }
 
@@ -309,7 +374,7 @@ public final class HttpApi {
         return switch (status) {
             case 404 -> "Not found: no resource at " + request;
             case 405 -> "Method not allowed: " + request;
-            case 413 -> "The request body is larger than the limit of " + maxBodyBytes + " bytes";
+            case 413 -> "The request body is larger than the limit of " + settings.maxBodyBytes() + " bytes";
             default -> HttpResponseStatus.valueOf(status).reasonPhrase() + ": " + request;
         };
     }

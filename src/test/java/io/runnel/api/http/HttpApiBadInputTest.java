@@ -192,7 +192,8 @@ class HttpApiBadInputTest {
         // Paths and methods the API does not have.
         t.add(get("unknown path", "/nope", 404, ErrorCodes.NOT_FOUND));
         t.add(get("unknown path under a topic", TOPIC + "/nope", 404, ErrorCodes.NOT_FOUND));
-        t.add(get("v2 consumer records, not served yet", "/consumers/g/instances/i/records", 404, ErrorCodes.NOT_FOUND));
+        t.add(get("records of an unknown consumer instance", "/consumers/g/instances/i/records", 404,
+                ErrorCodes.CONSUMER_INSTANCE_NOT_FOUND));
         t.add(new Case("DELETE a topic", Server.STRICT, DELETE, TOPIC, null, null, 405, ErrorCodes.METHOD_NOT_ALLOWED));
         t.add(new Case("POST to /topics", Server.STRICT, POST, "/topics", JSON_V2, Buffer.buffer(ONE_JSON_RECORD),
                 405, ErrorCodes.METHOD_NOT_ALLOWED));
