@@ -165,4 +165,59 @@ class MetricsEndpointTest {
             server.stop().await(30, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void consumingOverHttpCountsRecordsOutAndCommitsShowAsGroupLag(Vertx vertx) throws Exception {
+        WebClient client = WebClient.create(vertx);
+        RunnelServer server = RunnelServer.start(vertx, config()).await(30, TimeUnit.SECONDS);
+        try {
+            int port = server.httpPort();
+            JsonArray records = new JsonArray();
+            for (int i = 0; i < 6; i++) {
+                records.add(new JsonObject().put("value", i).put("partition", i % 2));
+            }
+            assertThat(post(client, port, "/topics/lagging", JSON_V2, new JsonObject().put("records", records))
+                    .statusCode()).isEqualTo(200);
+            String instance = "/consumers/watchers/instances/w";
+            assertThat(post(client, port, "/consumers/watchers", V2, new JsonObject().put("name", "w")
+                    .put("format", "json").put("auto.commit.enable", "false")).statusCode()).isEqualTo(200);
+            assertThat(post(client, port, instance + "/assignments", V2, new JsonObject().put("partitions",
+                    new JsonArray().add(new JsonObject().put("topic", "lagging").put("partition", 0))
+                            .add(new JsonObject().put("topic", "lagging").put("partition", 1)))).statusCode())
+                    .isEqualTo(204);
+            assertThat(post(client, port, instance + "/positions/beginning", V2, new JsonObject().put("partitions",
+                    new JsonArray().add(new JsonObject().put("topic", "lagging").put("partition", 0))
+                            .add(new JsonObject().put("topic", "lagging").put("partition", 1)))).statusCode())
+                    .isEqualTo(204);
+            int read = 0;
+            for (int attempt = 0; read < 6 && attempt < 50; attempt++) {
+                read += client.get(port, "127.0.0.1", instance + "/records?timeout=200").putHeader("Accept", JSON_V2)
+                        .send().await(10, TimeUnit.SECONDS).bodyAsJsonArray().size();
+            }
+            assertThat(read).isEqualTo(6);
+            // Commit 1 of partition 0's 3 records and all of partition 1's: lag 2 and 0.
+            assertThat(post(client, port, instance + "/offsets", V2, new JsonObject().put("offsets", new JsonArray()
+                    .add(new JsonObject().put("topic", "lagging").put("partition", 0).put("offset", 1))
+                    .add(new JsonObject().put("topic", "lagging").put("partition", 1).put("offset", 3))))
+                    .statusCode()).isEqualTo(200);
+
+            List<Sample> samples = scrape(client, port);
+            assertThat(sum(samples, "runnel_fetch_records_total", "lagging")).isEqualTo(6.0);
+            assertThat(samples).filteredOn(s -> s.name().equals("runnel_group_lag")
+                            && "watchers".equals(s.labels().get("group")) && "lagging".equals(s.labels().get("topic")))
+                    .extracting(s -> s.labels().get("partition") + "=" + s.value())
+                    .containsExactlyInAnyOrder("0=2.0", "1=0.0");
+        } finally {
+            client.close();
+            server.stop().await(30, TimeUnit.SECONDS);
+        }
+    }
+
+    static final String V2 = "application/vnd.kafka.v2+json";
+
+    static HttpResponse<Buffer> post(WebClient client, int port, String path, String type, JsonObject body)
+            throws Exception {
+        return client.post(port, "127.0.0.1", path).putHeader("Content-Type", type).sendJsonObject(body)
+                .await(10, TimeUnit.SECONDS);
+    }
 }

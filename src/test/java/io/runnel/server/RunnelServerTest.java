@@ -14,6 +14,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -77,6 +79,14 @@ class RunnelServerTest {
         return out;
     }
 
+    static void post(WebClient client, int port, String path, JsonObject body) throws Exception {
+        HttpResponse<Buffer> r = client.post(port, "127.0.0.1", path)
+                .putHeader("Content-Type", "application/vnd.kafka.v2+json")
+                .sendJsonObject(body)
+                .await(10, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).as(r.bodyAsString()).isBetween(200, 204);
+    }
+
     @Test
     void recordsProducedOverHttpSurviveACleanRestart(Vertx vertx) throws Exception {
         WebClient client = WebClient.create(vertx);
@@ -94,7 +104,7 @@ class RunnelServerTest {
     }
 
     @Test
-    void everyAcknowledgedRecordSurvivesASigkillOfTheBroker(Vertx vertx) throws Exception {
+    void everyAcknowledgedRecordAndCommitSurvivesASigkillOfTheBroker(Vertx vertx) throws Exception {
         long seed = new Random().nextLong();
         Random random = new Random(seed);
         String javaBin = ProcessHandle.current().info().command().orElse("java");
@@ -102,6 +112,8 @@ class RunnelServerTest {
                 "io.runnel.cli.Main", "server", "--http.port=0", "--data.dir=" + dataDir, "--num.partitions=2")
                 .directory(dataDir.toFile()).redirectErrorStream(true).start();
         List<String> acknowledged = new ArrayList<>();
+        long acknowledgedCommit = -1;
+        long inFlightCommit = -1;
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
             Pattern running = Pattern.compile("HTTP API on http://[^:]+:(\\d+)");
@@ -118,6 +130,9 @@ class RunnelServerTest {
             drain.start();
 
             WebClient client = WebClient.create(vertx);
+            String committer = "/consumers/committers/instances/c";
+            post(client, port, "/consumers/committers", new JsonObject().put("name", "c")
+                    .put("auto.commit.enable", "false"));
             long killAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300 + random.nextInt(1200));
             for (int i = 0; System.nanoTime() < killAtNanos; i++) {
                 JsonArray records = new JsonArray();
@@ -129,6 +144,14 @@ class RunnelServerTest {
                 }
                 produce(client, port, "events", records);
                 acknowledged.addAll(sent);
+                if (i == 0) {
+                    post(client, port, committer + "/assignments", new JsonObject().put("partitions",
+                            new JsonArray().add(new JsonObject().put("topic", "events").put("partition", 0))));
+                }
+                inFlightCommit = i + 1;
+                post(client, port, committer + "/offsets", new JsonObject().put("offsets", new JsonArray()
+                        .add(new JsonObject().put("topic", "events").put("partition", 0).put("offset", i + 1))));
+                acknowledgedCommit = i + 1;
             }
         } finally {
             child.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
@@ -137,6 +160,12 @@ class RunnelServerTest {
 
         RunnelServer again = RunnelServer.start(vertx, config(0)).await(30, TimeUnit.SECONDS);
         assertThat(values(again, "events")).as("seed %d", seed).containsAll(acknowledged);
+        TopicPartition events0 = new TopicPartition("events", 0);
+        OffsetAndMetadata committed = again.broker().groups().fetchOffsets("committers", List.of(events0))
+                .await(10, TimeUnit.SECONDS).get(events0);
+        assertThat(committed).as("seed %d: the last acknowledged commit survives", seed).isNotNull();
+        assertThat(committed.offset()).as("seed %d: the acknowledged commit, or the one the kill interrupted", seed)
+                .isIn(acknowledgedCommit, inFlightCommit);
         again.stop().await(30, TimeUnit.SECONDS);
     }
 }

@@ -13,9 +13,13 @@ import org.apache.kafka.common.record.MemoryRecords;
 import org.apache.kafka.common.record.Record;
 import org.apache.kafka.common.record.RecordBatch;
 
+import io.runnel.broker.BrokerIdentity;
 import io.runnel.broker.BrokerService;
+import io.runnel.broker.OffsetsTopicStore;
 import io.runnel.broker.TopicManager;
 import io.runnel.config.LogConfig;
+import io.runnel.group.GroupConfig;
+import io.runnel.group.GroupCoordinator;
 import io.runnel.log.GroupCommitFlusher;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -54,6 +58,8 @@ final class ApiFixture implements AutoCloseable {
     final WebClient client;
     private final GroupCommitFlusher flusher;
     private final List<HttpServer> servers = new ArrayList<>();
+    private final List<HttpApi> apis = new ArrayList<>();
+    private final List<GroupCoordinator> coordinators = new ArrayList<>();
     private boolean topicsClosed;
 
     private ApiFixture(Vertx vertx, TopicManager topics, GroupCommitFlusher flusher) {
@@ -110,6 +116,27 @@ final class ApiFixture implements AutoCloseable {
 
     BrokerService broker(boolean autoCreate, int defaultPartitions) {
         return new BrokerService(topics, autoCreate, defaultPartitions);
+    }
+
+    /**
+     * A broker service with a group coordinator (offsets in this broker's {@code __consumer_offsets},
+     * no initial rebalance delay, so tests need not wait for one).
+     */
+    BrokerService brokerWithGroups(boolean autoCreate, int defaultPartitions) throws Exception {
+        OffsetsTopicStore store = await(OffsetsTopicStore.start(vertx, topics, 1));
+        GroupCoordinator groups = await(GroupCoordinator.start(vertx, store, new GroupConfig(0, 1, 1_800_000)));
+        coordinators.add(groups);
+        return new BrokerService(new BrokerIdentity(0, "test-cluster"), topics, groups, autoCreate, defaultPartitions);
+    }
+
+    /** Serves an API with {@code settings} for {@code broker} on a new port; returns the API. */
+    HttpApi serve(BrokerService broker, HttpApi.Settings settings, int[] port) throws Exception {
+        HttpApi api = HttpApi.create(vertx, broker, settings);
+        HttpServer server = await(vertx.createHttpServer().requestHandler(api.router()).listen(0, "127.0.0.1"));
+        servers.add(server);
+        apis.add(api);
+        port[0] = server.actualPort();
+        return api;
     }
 
     /** Serves the API for {@code broker} on a new port; returns it. */
@@ -180,6 +207,12 @@ final class ApiFixture implements AutoCloseable {
         client.close();
         for (HttpServer s : servers) {
             await(s.close());
+        }
+        for (HttpApi a : apis) {
+            await(a.close());
+        }
+        for (GroupCoordinator g : coordinators) {
+            await(g.close());
         }
         if (!topicsClosed) {
             await(topics.close());
