@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.runnel.config.BrokerConfig;
 import io.runnel.config.ConfigException;
 import io.runnel.server.RunnelServer;
@@ -40,10 +41,11 @@ final class ServerCommand implements Callable<Integer> {
             spec.commandLine().getErr().println(e.getMessage());
             return 2;
         }
-        Vertx vertx = Vertx.vertx();
+        PrometheusMeterRegistry registry = RunnelServer.newRegistry();
+        Vertx vertx = RunnelServer.vertxWithMetrics(registry);
         RunnelServer server;
         try {
-            server = RunnelServer.start(vertx, config).await(5, TimeUnit.MINUTES);
+            server = RunnelServer.start(vertx, config, registry).await(5, TimeUnit.MINUTES);
         } catch (Exception e) {
             spec.commandLine().getErr().println("Runnel could not start: " + e.getMessage());
             vertx.close().await(30, TimeUnit.SECONDS);

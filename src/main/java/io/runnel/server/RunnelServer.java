@@ -23,6 +23,9 @@ import io.runnel.group.GroupCoordinator;
 import io.runnel.log.GroupCommitFlusher;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -79,13 +82,38 @@ public final class RunnelServer {
         this.gcMetrics = gcMetrics;
     }
 
-    /** Starts a broker on {@code vertx} with {@code config}. */
+    /** A registry for one broker's metrics, served at {@code GET /metrics}. */
+    public static PrometheusMeterRegistry newRegistry() {
+        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+
+    /**
+     * A Vert.x whose own metrics (event loops' pending tasks, HTTP connections and requests, worker
+     * pools) go to {@code registry}; {@code runnel server} runs on one. Metrics must be chosen when
+     * a Vertx is built, so this is the broker's way to get them next to its own.
+     */
+    public static Vertx vertxWithMetrics(PrometheusMeterRegistry registry) {
+        return Vertx.builder()
+                .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+                .withMetrics(new MicrometerMetricsFactory(registry))
+                .build();
+    }
+
+    /** Starts a broker on {@code vertx} with {@code config}, its metrics in a registry of its own. */
     public static Future<RunnelServer> start(Vertx vertx, BrokerConfig config) {
+        return start(vertx, config, newRegistry());
+    }
+
+    /**
+     * Starts a broker on {@code vertx} with {@code config}; its metrics and the JVM's go to
+     * {@code registry} (pass the one {@code vertx} was built with to serve Vert.x's too). The
+     * registry is closed when the broker stops.
+     */
+    public static Future<RunnelServer> start(Vertx vertx, BrokerConfig config, PrometheusMeterRegistry registry) {
         GroupCommitFlusher flusher = new GroupCommitFlusher();
         WorkerExecutor worker = vertx.createSharedWorkerExecutor("runnel-log", 4);
         int eventLoops = Math.max(1, Runtime.getRuntime().availableProcessors());
         AtomicBoolean ready = new AtomicBoolean();
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         BrokerMetrics metrics = new BrokerMetrics(registry);
         JvmGcMetrics gcMetrics = bindJvmMetrics(registry);
         Future<BrokerIdentity> identity = vertx.executeBlocking(

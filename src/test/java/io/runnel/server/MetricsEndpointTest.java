@@ -215,6 +215,25 @@ class MetricsEndpointTest {
 
     static final String V2 = "application/vnd.kafka.v2+json";
 
+    @Test
+    void aBrokerOnAVertxWithMetricsAlsoServesVertxsOwn() throws Exception {
+        var registry = RunnelServer.newRegistry();
+        Vertx vertx = RunnelServer.vertxWithMetrics(registry);
+        WebClient client = WebClient.create(vertx);
+        RunnelServer server = RunnelServer.start(vertx, config(), registry).await(30, TimeUnit.SECONDS);
+        try {
+            client.get(server.httpPort(), "127.0.0.1", "/health").send().await(10, TimeUnit.SECONDS);
+            List<Sample> samples = scrape(client, server.httpPort());
+            assertThat(samples).extracting(Sample::name)
+                    .contains("vertx_http_server_requests_total", "vertx_http_server_active_connections",
+                            "runnel_http_connections_active", "jvm_memory_used_bytes");
+        } finally {
+            client.close();
+            server.stop().await(30, TimeUnit.SECONDS);
+            vertx.close().await(30, TimeUnit.SECONDS);
+        }
+    }
+
     static HttpResponse<Buffer> post(WebClient client, int port, String path, String type, JsonObject body)
             throws Exception {
         return client.post(port, "127.0.0.1", path).putHeader("Content-Type", type).sendJsonObject(body)
