@@ -65,6 +65,8 @@ import org.junit.jupiter.api.extension.ReflectiveInvocationContext;
  *       fails the test if any block was recorded and not drained. With a class-scoped
  *       {@code Vertx} each check covers what happened since the one before, and a last check
  *       after {@code @AfterAll} fails the class.</li>
+ *   <li>A block caught while the thread loads or initialises a class is logged, not failed: the
+ *       JVM does that once per class, and only a busy machine makes it slow.</li>
  *   <li>Only event-loop threads count. Worker threads ({@code executeBlocking}, worker
  *       verticles) keep Vert.x's default limit and are logged, not failed.</li>
  *   <li>A {@code Vertx} a test builds itself is not watched unless it is built from
@@ -398,6 +400,12 @@ public final class BlockedEventLoopExtension
             long startNanos = System.nanoTime() - event.duration();
             // Taken while the thread is still blocked: it shows where.
             StackTraceElement[] stack = thread.getStackTrace();
+            if (isLoadingClasses(stack)) {
+                // The JVM's one-time class loading and initialisation, slow only on a busy machine:
+                // no code of ours can move it off the loop, and it cannot recur once loaded.
+                LOG.warn("Thread " + thread.getName() + " was held " + blockedMs + " ms by class loading; not counted");
+                return;
+            }
             boolean first;
             synchronized (this) {
                 first = record(thread.getName(), startNanos, blockedMs, limitMs, stack);
@@ -408,6 +416,18 @@ public final class BlockedEventLoopExtension
                 LOG.warn("Thread " + thread.getName() + " has been blocked for " + blockedMs
                         + " ms, time limit is " + limitMs + " ms", where);
             }
+        }
+
+        /** Whether the blocked thread is caught loading or initialising a class. */
+        static boolean isLoadingClasses(StackTraceElement[] stack) {
+            for (StackTraceElement frame : stack) {
+                String method = frame.getMethodName();
+                if (method.equals("<clinit>") || (frame.getClassName().equals("java.lang.ClassLoader")
+                        && (method.equals("loadClass") || method.equals("defineClass")))) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         /** Folds a report into its block, drained or not; returns true if it is a new one. Holds the lock. */
