@@ -7,7 +7,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 import io.runnel.broker.BrokerService;
 import io.vertx.core.buffer.Buffer;
@@ -15,6 +14,10 @@ import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+
+import static io.runnel.api.http.V3Json.badRequest;
+import static io.runnel.api.http.V3Json.jsonType;
+import static io.runnel.api.http.V3Json.parserMessage;
 
 /**
  * Reads a Confluent REST Proxy v2 produce request into the broker's records, or refuses it with
@@ -186,41 +189,6 @@ final class ProduceRequest {
             throw unprocessable(where + " must be at least 0 (was " + partition + ")");
         }
         return partition;
-    }
-
-    private static String jsonType(Object json) {
-        if (json == null) {
-            return "null";
-        }
-        if (json instanceof JsonObject) {
-            return "an object";
-        }
-        if (json instanceof JsonArray) {
-            return "an array";
-        }
-        if (json instanceof String) {
-            return "a string";
-        }
-        if (json instanceof Boolean) {
-            return "a boolean";
-        }
-        return "a number";
-    }
-
-    /** Jackson's "[Source: (an internal stream); line: 1, column: 5]", of which a client needs the position. */
-    private static final Pattern SOURCE = Pattern.compile("\\[Source: [^\\]]*?; (line: \\d+, column: \\d+\\])");
-
-    /** The parser's complaint, on one line, without where it read from (an internal buffer, of no use to a client). */
-    private static String parserMessage(DecodeException e) {
-        String m = e.getMessage() == null ? "" : e.getMessage();
-        if (m.startsWith("Failed to decode:")) {
-            m = m.substring("Failed to decode:".length());
-        }
-        return SOURCE.matcher(m).replaceAll("[$1").replaceAll("\\s+", " ").trim();
-    }
-
-    private static HttpApiException badRequest(String message) {
-        return new HttpApiException(ErrorCodes.BAD_REQUEST, message);
     }
 
     private static HttpApiException unprocessable(String message) {
