@@ -10,8 +10,8 @@ import picocli.CommandLine.Spec;
 /**
  * What every client command shares: where the broker's HTTP API is ({@code --url}, else
  * {@code RUNNEL_URL}, else the local default), and how a refusal is reported (the broker's
- * {@code error_code} and message on stderr, exit code 1). Subclasses do their work in
- * {@link #execute}.
+ * {@code error_code} and message on stderr, exit code 1; a URL that is not http(s), exit code 2).
+ * Subclasses do their work in {@link #execute}.
  */
 abstract class BrokerUrl implements Callable<Integer> {
 
@@ -26,8 +26,16 @@ abstract class BrokerUrl implements Callable<Integer> {
 
     @Override
     public final Integer call() {
+        RestClient client;
         try {
-            return execute(new RestClient(url));
+            client = new RestClient(url);
+        } catch (IllegalArgumentException e) {
+            err().println(e.getMessage());
+            err().flush();
+            return 2;
+        }
+        try {
+            return execute(client);
         } catch (RestClient.ApiError e) {
             err().println(e.errorCode > 0 ? "Error " + e.errorCode + ": " + e.getMessage() : "Error: " + e.getMessage());
             err().flush();

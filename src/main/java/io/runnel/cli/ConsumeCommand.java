@@ -25,10 +25,11 @@ import picocli.CommandLine.Parameters;
  *       first record at or after it in each partition).</li>
  *   <li>With {@code --group G}: the command joins G like any consumer (partitions shared with the
  *       group's other members), starts where G committed, else at {@code --from} (earliest or
- *       latest), and commits what it printed.</li>
+ *       latest), and commits what it printed (Kafka's auto-commit: on each read and at the end).</li>
  *   <li>Without {@code --follow} it stops once it has caught up: without a group, at the end
- *       offsets seen when it started; with one, after a read finds nothing new. With
- *       {@code --follow} it runs until Ctrl-C.</li>
+ *       offsets seen when it started (or when a read finds nothing before them: the rest was
+ *       deleted meanwhile); with one, after a read finds nothing new. With {@code --follow} it
+ *       runs until Ctrl-C. Either way it stops at {@code --max}, or when its output is closed.</li>
  * </ul>
  */
 @Command(name = "consume", mixinStandardHelpOptions = true,
@@ -111,16 +112,31 @@ final class ConsumeCommand extends BrokerUrl {
         return 0;
     }
 
+    /**
+     * Reads as a member; the instance auto-commits its positions (on each read and when deleted),
+     * so what a read handed out past {@code --max} is sought back to first, to stay unconsumed.
+     */
     private void readGroup(RestClient client, String instance) throws RestClient.ApiError {
         boolean assigned = false;
         while (!stop && !done()) {
-            int n = print(read(client, instance), null);
+            Map<Integer, Long> unprinted = new HashMap<>();
+            int n = print(read(client, instance), new HashMap<>(), unprinted);
+            seek(client, instance, unprinted);
             if (!assigned) {
                 assigned = !((JsonObject) client.get(instance + "/assignments")).getJsonArray("partitions").isEmpty();
             } else if (n == 0 && !follow) {
                 return;
             }
         }
+    }
+
+    private void seek(RestClient client, String instance, Map<Integer, Long> offsets) throws RestClient.ApiError {
+        if (offsets.isEmpty()) {
+            return;
+        }
+        JsonArray seek = new JsonArray();
+        offsets.forEach((p, o) -> seek.add(new JsonObject().put("topic", topic).put("partition", p).put("offset", o)));
+        client.post(instance + "/positions", RestClient.V2, new JsonObject().put("offsets", seek));
     }
 
     private void readPartitions(RestClient client, String instance, String t, int count) throws RestClient.ApiError {
@@ -141,7 +157,8 @@ final class ConsumeCommand extends BrokerUrl {
                 default -> isTime(from)
                         ? (offsets.getValue("timestamp_offset") == null ? offsets.getLong("end_offset")
                             : offsets.getLong("timestamp_offset"))
-                        : Math.max(offsets.getLong("beginning_offset"), parseOffset(from));
+                        : Math.min(Math.max(offsets.getLong("beginning_offset"), parseOffset(from)),
+                            offsets.getLong("end_offset"));
             };
             seek.add(new JsonObject().put("topic", topic).put("partition", p).put("offset", start));
             end.put(p, offsets.getLong("end_offset"));
@@ -150,7 +167,11 @@ final class ConsumeCommand extends BrokerUrl {
         client.post(instance + "/assignments", RestClient.V2, new JsonObject().put("partitions", assignment));
         client.post(instance + "/positions", RestClient.V2, new JsonObject().put("offsets", seek));
         while (!stop && !done() && (follow || !caughtUp(position, end))) {
-            print(read(client, instance), position);
+            // A read that finds nothing below the end seen at the start means the rest is gone
+            // (compacted or deleted by retention meanwhile): caught up all the same.
+            if (print(read(client, instance), position, new HashMap<>()) == 0 && !follow) {
+                return;
+            }
         }
     }
 
@@ -166,22 +187,27 @@ final class ConsumeCommand extends BrokerUrl {
         return (JsonArray) client.get(instance + "/records?timeout=1000", RestClient.BINARY_V2);
     }
 
-    /** Prints records (up to --max); moves {@code position} past them when given; returns how many were read. */
-    private int print(JsonArray records, Map<Integer, Long> position) {
+    /**
+     * Prints records up to --max; moves {@code position} past those printed, and notes in
+     * {@code unprinted} each partition's first record left out; returns how many were read.
+     */
+    private int print(JsonArray records, Map<Integer, Long> position, Map<Integer, Long> unprinted) {
         Base64.Decoder base64 = Base64.getDecoder();
         for (Object o : records) {
             JsonObject r = (JsonObject) o;
-            if (position != null) {
-                position.put(r.getInteger("partition"), r.getLong("offset") + 1);
-            }
             if (done()) {
+                unprinted.putIfAbsent(r.getInteger("partition"), r.getLong("offset"));
                 continue;
             }
             String value = text(base64, r.getString("value"));
             out().println(printKey ? text(base64, r.getString("key")) + ":" + value : value);
             printed++;
+            position.put(r.getInteger("partition"), r.getLong("offset") + 1);
         }
         out().flush();
+        if (out().checkError()) {
+            stop = true; // nobody reads any more (say, '| head -1' has exited): nothing left to do
+        }
         return records.size();
     }
 

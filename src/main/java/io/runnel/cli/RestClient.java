@@ -3,6 +3,7 @@ package io.runnel.cli;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -43,10 +44,26 @@ final class RestClient {
     private final URI base;
     private final HttpClient http;
 
+    /** A client of the broker at {@code baseUrl}; an {@link IllegalArgumentException} says why a URL is unusable. */
     RestClient(String baseUrl) {
-        String trimmed = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
-        this.base = URI.create(trimmed);
+        this.base = baseUri(baseUrl);
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    private static URI baseUri(String url) {
+        String trimmed = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+        URI uri = null;
+        try {
+            uri = new URI(trimmed);
+        } catch (URISyntaxException e) {
+            // said below
+        }
+        if (uri == null || uri.getHost() == null || uri.getQuery() != null || uri.getFragment() != null
+                || !("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme()))) {
+            throw new IllegalArgumentException("--url (or RUNNEL_URL) must be an http:// or https:// URL such as"
+                    + " http://127.0.0.1:8082, not '" + url + "'");
+        }
+        return uri;
     }
 
     static String encode(String pathSegment) {
@@ -85,7 +102,8 @@ final class RestClient {
             throw new ApiError(0, 0, "No broker answers at " + base + " (start one with 'runnel server',"
                     + " or point to it with --url or RUNNEL_URL)");
         } catch (IOException e) {
-            throw new ApiError(0, 0, "Talking to " + base + " failed: " + e);
+            throw new ApiError(0, 0, "Talking to " + base + " failed (" + e + "); is a broker there?"
+                    + " Point to it with --url or RUNNEL_URL");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ApiError(0, 0, "Interrupted");
