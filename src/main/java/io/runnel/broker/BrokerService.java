@@ -65,6 +65,7 @@ public final class BrokerService {
     private final boolean autoCreateTopics;
     private final int defaultPartitions;
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
+    private final ProducerIds producerIds;
     /** Committed offset by group, topic and partition, as of the last {@link #refreshGroupLag}. */
     private final Map<List<Object>, Long> committedForLag = new ConcurrentHashMap<>();
 
@@ -80,6 +81,7 @@ public final class BrokerService {
         this.identity = identity;
         this.topics = topics;
         this.groups = groups;
+        this.producerIds = new ProducerIds(topics.vertx(), topics.dataDir());
         this.metrics = topics.metrics();
         this.autoCreateTopics = autoCreateTopics;
         this.defaultPartitions = defaultPartitions;
@@ -174,6 +176,33 @@ public final class BrokerService {
         });
     }
 
+    /**
+     * Appends record batches a client built (the Kafka protocol's produce): stored as received,
+     * offsets assigned in place; a producer's retried batch is answered with its original offsets
+     * and not written again.
+     */
+    public Future<LogAppendInfo> appendBatches(String topic, int partition, MemoryRecords batches, Partition.Acks acks) {
+        long startNanos = System.nanoTime();
+        Partition p;
+        try {
+            p = topics.partition(topic, partition);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        int bytes = batches.sizeInBytes();
+        return onCaller(p.append(batches, acks).onComplete(r -> {
+            metrics.produceLatency(System.nanoTime() - startNanos);
+            if (r.succeeded() && !r.result().duplicate()) {
+                metrics.recordsIn(topic, r.result().recordCount(), bytes);
+            }
+        }));
+    }
+
+    /** A producer id never handed out before by this broker's data directory (InitProducerId). */
+    public Future<Long> newProducerId() {
+        return producerIds.next();
+    }
+
     private int partitionFor(String topic, ProduceRecord r, int count) {
         if (r.partition() != null) {
             return r.partition();
@@ -243,6 +272,16 @@ public final class BrokerService {
             return p.readWhenAvailable(r.highWatermark(), 1, leftMs)
                     .compose(x -> fetchUntil(p, offset, maxBytes, minBytes, deadline));
         });
+    }
+
+    /** ListOffsets by time with the record's own timestamp (see {@link Partition#offsetForTimestamp}). */
+    public Future<java.util.Optional<io.runnel.log.TimestampOffset>> offsetForTimestamp(String topic, int partition,
+                                                                                      long timestamp) {
+        try {
+            return onCaller(topics.partition(topic, partition).offsetForTimestamp(timestamp));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
     }
 
     /** ListOffsets for one partition (see {@link Partition#listOffset}). */

@@ -270,6 +270,15 @@ public final class Partition {
      * {@link #LATEST_TIMESTAMP}, else the first offset whose timestamp is at or after
      * {@code timestamp} (-1 when there is none, as Kafka answers).
      */
+    /**
+     * The first record at or after {@code timestamp} below the high watermark, with its own
+     * timestamp (Kafka's ListOffsets by time answers both); empty when none is that recent.
+     */
+    public Future<java.util.Optional<io.runnel.log.TimestampOffset>> offsetForTimestamp(long timestamp) {
+        return onContext(() -> Future.succeededFuture(log.offsetForTimestamp(timestamp)
+                .filter(t -> t.offset() < log.highWatermark())));
+    }
+
     public Future<Long> listOffset(long timestamp) {
         return onContext(() -> {
             if (timestamp == EARLIEST_TIMESTAMP) {

@@ -134,6 +134,15 @@ public final class TopicManager {
     // ---------------------------------------------------------------- lookups (any thread)
 
     /** Where this broker's metrics go; the broker service records into the same place. */
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    /** The broker's data directory (topics live in subdirectories of it). */
+    public Path dataDir() {
+        return dataDir;
+    }
+
     public BrokerMetrics metrics() {
         return metrics;
     }

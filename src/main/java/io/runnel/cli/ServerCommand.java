@@ -51,8 +51,9 @@ final class ServerCommand implements Callable<Integer> {
             vertx.close().await(30, TimeUnit.SECONDS);
             return 1;
         }
-        spec.commandLine().getOut().printf("Runnel is running: HTTP API on http://%s:%d, data in %s (Ctrl-C to stop)%n",
-                config.listenersHost, server.httpPort(), config.dataDir.toAbsolutePath());
+        spec.commandLine().getOut().printf("Runnel is running: HTTP API on http://%s:%d, Kafka protocol on %s:%d,"
+                        + " data in %s (Ctrl-C to stop)%n", config.listenersHost, server.httpPort(), config.listenersHost,
+                server.kafkaPort(), config.dataDir.toAbsolutePath());
         spec.commandLine().getOut().flush();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

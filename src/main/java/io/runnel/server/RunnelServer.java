@@ -12,6 +12,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.runnel.api.http.HttpApi;
+import io.runnel.api.kafka.KafkaListener;
 import io.runnel.broker.BrokerIdentity;
 import io.runnel.broker.BrokerMetrics;
 import io.runnel.broker.OffsetsTopicStore;
@@ -59,6 +60,7 @@ public final class RunnelServer {
     private final BrokerService broker;
     private final TopicManager topics;
     private final HttpApi api;
+    private final KafkaListener kafka;
     private final GroupCommitFlusher flusher;
     private final WorkerExecutor worker;
     private final HttpServer http;
@@ -67,13 +69,14 @@ public final class RunnelServer {
     private final JvmGcMetrics gcMetrics;
     private final AtomicBoolean stopped = new AtomicBoolean();
 
-    private RunnelServer(Vertx vertx, BrokerService broker, HttpApi api, GroupCommitFlusher flusher,
+    private RunnelServer(Vertx vertx, BrokerService broker, HttpApi api, KafkaListener kafka, GroupCommitFlusher flusher,
                          WorkerExecutor worker, HttpServer http, long[] timers, PrometheusMeterRegistry registry,
                          JvmGcMetrics gcMetrics) {
         this.vertx = vertx;
         this.broker = broker;
         this.topics = broker.topics();
         this.api = api;
+        this.kafka = kafka;
         this.flusher = flusher;
         this.worker = worker;
         this.http = http;
@@ -128,6 +131,7 @@ public final class RunnelServer {
                                 config.autoCreateTopicsEnable, config.numPartitions)))
                 .compose(broker -> {
                     TopicManager topics = broker.topics();
+                    KafkaListener[] kafkaListener = new KafkaListener[1];
                     HttpApi api = HttpApi.create(vertx, broker, new HttpApi.Settings(MAX_HTTP_BODY_BYTES,
                             config.consumerInstanceTimeoutMs, ready::get, registry));
                     HttpServerOptions options = new HttpServerOptions().setHost(config.listenersHost)
@@ -139,6 +143,11 @@ public final class RunnelServer {
                             })
                             .requestHandler(api.router())
                             .listen()
+                            .compose(http -> KafkaListener.start(vertx, broker, config.listenersHost, config.kafkaPort,
+                                    config.autoCreateTopicsEnable).map(kafka -> {
+                                        kafkaListener[0] = kafka;
+                                        return http;
+                                    }))
                             .map(http -> {
                                 long[] timers = {
                                     vertx.setPeriodic(FLUSH_CHECK_INTERVAL_MS, t -> topics.flushDue()),
@@ -146,11 +155,12 @@ public final class RunnelServer {
                                             .onFailure(e -> LOG.warn("Log maintenance failed", e))),
                                 };
                                 ready.set(true);
-                                LOG.info("Runnel broker {} ready: HTTP on {}:{}, data in {}, {} topic(s)",
-                                        config.brokerId, config.listenersHost, http.actualPort(),
-                                        config.dataDir.toAbsolutePath(), topics.topicNames().size());
-                                return new RunnelServer(vertx, broker, api, flusher, worker, http, timers, registry,
-                                        gcMetrics);
+                                LOG.info("Runnel broker {} ready: HTTP on {}:{}, Kafka on {}:{}, data in {}, {} topic(s)",
+                                        config.brokerId, config.listenersHost, http.actualPort(), config.listenersHost,
+                                        kafkaListener[0].port(), config.dataDir.toAbsolutePath(),
+                                        topics.topicNames().size());
+                                return new RunnelServer(vertx, broker, api, kafkaListener[0], flusher, worker, http,
+                                        timers, registry, gcMetrics);
                             });
                 })
                 .onFailure(e -> {
@@ -167,6 +177,11 @@ public final class RunnelServer {
         JvmGcMetrics gc = new JvmGcMetrics();
         gc.bindTo(registry);
         return gc;
+    }
+
+    /** The port the Kafka protocol listens on (useful with port 0). */
+    public int kafkaPort() {
+        return kafka.port();
     }
 
     /** The port the HTTP API listens on (useful with port 0). */
@@ -193,6 +208,7 @@ public final class RunnelServer {
         // HTTP consumers leave their groups before the coordinator stops, and it stops before the logs close.
         // Each step runs whatever the one before it did; the logs' close decides the outcome.
         return http.close()
+                .transform(x -> kafka.close())
                 .transform(x -> api.close())
                 .transform(x -> broker.groups().close())
                 .transform(x -> topics.close())

@@ -12,6 +12,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.Partition;
+import io.runnel.broker.TopicConfigs;
 import io.runnel.broker.TopicManager;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;

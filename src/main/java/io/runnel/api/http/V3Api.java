@@ -9,6 +9,7 @@ import java.util.TreeMap;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 import io.runnel.broker.BrokerService;
+import io.runnel.broker.TopicConfigs;
 import io.runnel.broker.TopicManager;
 import io.runnel.config.LogConfig;
 import io.vertx.core.AsyncResult;

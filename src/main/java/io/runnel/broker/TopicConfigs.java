@@ -1,4 +1,4 @@
-package io.runnel.api.http;
+package io.runnel.broker;
 
 import java.util.Map;
 import java.util.SortedMap;
@@ -12,7 +12,7 @@ import io.runnel.config.LogConfig;
  * as Kafka writes it ({@code cleanup.policy} {@code compact,delete}, unbounded sizes and times as
  * -1 or {@link Long#MAX_VALUE}). Stateless.
  */
-final class TopicConfigs {
+public final class TopicConfigs {
 
     private TopicConfigs() {
     }
@@ -21,7 +21,7 @@ final class TopicConfigs {
      * The effective values of {@code config}, sorted by name. An override LogConfig does not model
      * (a setting another layer owns) is shown as set, so nothing a user set is hidden.
      */
-    static SortedMap<String, String> effective(LogConfig config, Map<String, String> overrides) {
+    public static SortedMap<String, String> effective(LogConfig config, Map<String, String> overrides) {
         SortedMap<String, String> out = new TreeMap<>();
         out.put(LogConfig.SEGMENT_BYTES, Integer.toString(config.segmentBytes));
         out.put(LogConfig.SEGMENT_MS, Long.toString(config.segmentMs));

@@ -1,0 +1,233 @@
+package io.runnel.api.kafka;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.kafka.common.errors.KafkaStorageException;
+import org.apache.kafka.common.message.FetchRequestData;
+import org.apache.kafka.common.message.FetchResponseData;
+import org.apache.kafka.common.message.InitProducerIdRequestData;
+import org.apache.kafka.common.message.InitProducerIdResponseData;
+import org.apache.kafka.common.message.ListOffsetsRequestData;
+import org.apache.kafka.common.message.ListOffsetsResponseData;
+import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData;
+import org.apache.kafka.common.message.OffsetForLeaderEpochResponseData;
+import org.apache.kafka.common.message.ProduceRequestData;
+import org.apache.kafka.common.message.ProduceResponseData;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.MemoryRecords;
+import org.apache.kafka.common.requests.ListOffsetsRequest;
+
+import io.runnel.broker.BrokerService;
+import io.runnel.broker.Partition;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+
+/**
+ * The Kafka APIs that move records: Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and
+ * InitProducerId, each a translation onto the {@link BrokerService}. Stateless.
+ *
+ * <p>A single node is a cluster of one: this broker leads every partition in leader epoch
+ * {@value #LEADER_EPOCH}, so OffsetForLeaderEpoch answers the high watermark for that epoch.
+ * Fetch sessions are not kept (every answer says session 0), so clients send full fetches, which
+ * Kafka's protocol allows.
+ */
+final class DataApis {
+
+    static final int LEADER_EPOCH = 0;
+
+    private final BrokerService broker;
+
+    DataApis(BrokerService broker) {
+        this.broker = broker;
+    }
+
+    // ---------------------------------------------------------------- produce
+
+    /** The answer, or null for acks=0 (Kafka sends none). */
+    Future<ProduceResponseData> produce(ProduceRequestData request) {
+        Partition.Acks acks = switch (request.acks()) {
+            case 0 -> Partition.Acks.NONE;
+            case 1 -> Partition.Acks.LEADER;
+            default -> Partition.Acks.ALL;
+        };
+        ProduceResponseData response = new ProduceResponseData();
+        List<Future<?>> appends = new ArrayList<>();
+        for (ProduceRequestData.TopicProduceData topic : request.topicData()) {
+            ProduceResponseData.TopicProduceResponse topicResponse =
+                    new ProduceResponseData.TopicProduceResponse().setName(topic.name());
+            response.responses().add(topicResponse);
+            for (ProduceRequestData.PartitionProduceData partition : topic.partitionData()) {
+                ProduceResponseData.PartitionProduceResponse answer = new ProduceResponseData.PartitionProduceResponse()
+                        .setIndex(partition.index()).setBaseOffset(-1).setLogAppendTimeMs(-1).setLogStartOffset(-1);
+                topicResponse.partitionResponses().add(answer);
+                if (!(partition.records() instanceof MemoryRecords records) || records.sizeInBytes() == 0) {
+                    answer.setErrorCode(Errors.CORRUPT_MESSAGE.code()).setErrorMessage("No record batches");
+                    continue;
+                }
+                appends.add(broker.appendBatches(topic.name(), partition.index(), records, acks)
+                        .onSuccess(info -> answer.setBaseOffset(info.firstOffset())
+                                .setLogAppendTimeMs(info.logAppendTimeMs()))
+                        .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())
+                                .setErrorMessage(e.getMessage())));
+            }
+        }
+        Future<ProduceResponseData> done = Future.join(appends).transform(x -> Future.succeededFuture(response));
+        return acks == Partition.Acks.NONE ? done.map(r -> (ProduceResponseData) null) : done;
+    }
+
+    // ---------------------------------------------------------------- fetch
+
+    /** One partition's read within a fetch. */
+    private record Read(FetchResponseData.PartitionData answer, String topic, int partition, long offset,
+                        int maxBytes) {
+    }
+
+    Future<FetchResponseData> fetch(FetchRequestData request) {
+        FetchResponseData response = new FetchResponseData().setSessionId(0).setErrorCode(Errors.NONE.code());
+        List<Read> reads = new ArrayList<>();
+        for (FetchRequestData.FetchTopic topic : request.topics()) {
+            FetchResponseData.FetchableTopicResponse topicResponse =
+                    new FetchResponseData.FetchableTopicResponse().setTopic(topic.topic());
+            response.responses().add(topicResponse);
+            for (FetchRequestData.FetchPartition p : topic.partitions()) {
+                FetchResponseData.PartitionData answer = new FetchResponseData.PartitionData()
+                        .setPartitionIndex(p.partition()).setHighWatermark(-1).setLastStableOffset(-1)
+                        .setLogStartOffset(-1).setRecords(MemoryRecords.EMPTY);
+                topicResponse.partitions().add(answer);
+                reads.add(new Read(answer, topic.topic(), p.partition(), p.fetchOffset(), p.partitionMaxBytes()));
+            }
+        }
+        long deadline = System.currentTimeMillis() + Math.max(0, request.maxWaitMs());
+        return readAll(reads, request.maxBytes()).compose(bytes -> {
+            long left = deadline - System.currentTimeMillis();
+            if (bytes >= Math.max(1, request.minBytes()) || left <= 0 || reads.isEmpty()) {
+                return Future.succeededFuture(response);
+            }
+            return waitForData(reads, left).compose(v -> readAll(reads, request.maxBytes())).map(x -> response);
+        });
+    }
+
+    /** Reads every partition once, without waiting; returns the bytes read. */
+    private Future<Integer> readAll(List<Read> reads, int maxBytes) {
+        List<Future<BrokerService.FetchResult>> results = new ArrayList<>();
+        for (Read r : reads) {
+            results.add(broker.fetch(r.topic(), r.partition(), r.offset(), Math.max(1, r.maxBytes()), 0, 0));
+        }
+        return Future.join(results).transform(x -> {
+            int total = 0;
+            for (int i = 0; i < reads.size(); i++) {
+                Read r = reads.get(i);
+                Future<BrokerService.FetchResult> f = results.get(i);
+                FetchResponseData.PartitionData answer = r.answer();
+                if (f.failed()) {
+                    answer.setErrorCode(Errors.forException(f.cause()).code()).setRecords(MemoryRecords.EMPTY);
+                    continue;
+                }
+                Partition.ReadResult read = f.result().read();
+                answer.setErrorCode(Errors.NONE.code())
+                        .setHighWatermark(read.highWatermark())
+                        .setLastStableOffset(read.highWatermark())
+                        .setLogStartOffset(read.logStartOffset());
+                // The response's size limit: a partition past it answers empty, but the first always gets its batch.
+                if (read.slice().isEmpty() || (total > 0 && total + read.slice().sizeBytes() > maxBytes)) {
+                    answer.setRecords(MemoryRecords.EMPTY);
+                    continue;
+                }
+                try {
+                    answer.setRecords(read.slice().readRecords());
+                } catch (IOException e) {
+                    answer.setErrorCode(Errors.KAFKA_STORAGE_ERROR.code()).setRecords(MemoryRecords.EMPTY);
+                    continue;
+                }
+                total += read.slice().sizeBytes();
+            }
+            return Future.succeededFuture(total);
+        });
+    }
+
+    /** Long poll: completes when any partition has data past its offset, or after {@code waitMs}. */
+    private Future<Void> waitForData(List<Read> reads, long waitMs) {
+        Promise<Void> woken = Promise.promise();
+        for (Read r : reads) {
+            broker.fetch(r.topic(), r.partition(), r.offset(), 1, 1, waitMs).onComplete(x -> woken.tryComplete());
+        }
+        return woken.future();
+    }
+
+    // ---------------------------------------------------------------- offsets
+
+    Future<ListOffsetsResponseData> listOffsets(ListOffsetsRequestData request) {
+        ListOffsetsResponseData response = new ListOffsetsResponseData();
+        List<Future<?>> lookups = new ArrayList<>();
+        for (ListOffsetsRequestData.ListOffsetsTopic topic : request.topics()) {
+            ListOffsetsResponseData.ListOffsetsTopicResponse topicResponse =
+                    new ListOffsetsResponseData.ListOffsetsTopicResponse().setName(topic.name());
+            response.topics().add(topicResponse);
+            for (ListOffsetsRequestData.ListOffsetsPartition p : topic.partitions()) {
+                ListOffsetsResponseData.ListOffsetsPartitionResponse answer =
+                        new ListOffsetsResponseData.ListOffsetsPartitionResponse().setPartitionIndex(p.partitionIndex())
+                                .setTimestamp(-1).setOffset(-1).setLeaderEpoch(LEADER_EPOCH);
+                topicResponse.partitions().add(answer);
+                long ts = p.timestamp();
+                Future<?> lookup;
+                if (ts == ListOffsetsRequest.EARLIEST_TIMESTAMP || ts == ListOffsetsRequest.LATEST_TIMESTAMP) {
+                    lookup = broker.listOffset(topic.name(), p.partitionIndex(), ts).onSuccess(answer::setOffset);
+                } else if (ts >= 0) {
+                    lookup = broker.offsetForTimestamp(topic.name(), p.partitionIndex(), ts).onSuccess(found ->
+                            found.ifPresent(t -> answer.setOffset(t.offset()).setTimestamp(t.timestamp())));
+                } else {
+                    answer.setErrorCode(Errors.UNSUPPORTED_VERSION.code());
+                    continue;
+                }
+                lookups.add(lookup.onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
+            }
+        }
+        return Future.join(lookups).transform(x -> Future.succeededFuture(response));
+    }
+
+    Future<OffsetForLeaderEpochResponseData> offsetForLeaderEpoch(OffsetForLeaderEpochRequestData request) {
+        OffsetForLeaderEpochResponseData response = new OffsetForLeaderEpochResponseData();
+        List<Future<?>> lookups = new ArrayList<>();
+        for (OffsetForLeaderEpochRequestData.OffsetForLeaderTopic topic : request.topics()) {
+            OffsetForLeaderEpochResponseData.OffsetForLeaderTopicResult topicResult =
+                    new OffsetForLeaderEpochResponseData.OffsetForLeaderTopicResult().setTopic(topic.topic());
+            response.topics().add(topicResult);
+            for (OffsetForLeaderEpochRequestData.OffsetForLeaderPartition p : topic.partitions()) {
+                OffsetForLeaderEpochResponseData.EpochEndOffset answer = new OffsetForLeaderEpochResponseData.EpochEndOffset()
+                        .setPartition(p.partition()).setLeaderEpoch(LEADER_EPOCH).setEndOffset(-1);
+                topicResult.partitions().add(answer);
+                if (p.leaderEpoch() > LEADER_EPOCH) {
+                    answer.setErrorCode(Errors.NONE.code()).setLeaderEpoch(-1);
+                    continue;
+                }
+                lookups.add(broker.listOffset(topic.topic(), p.partition(), ListOffsetsRequest.LATEST_TIMESTAMP)
+                        .onSuccess(answer::setEndOffset)
+                        .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
+            }
+        }
+        return Future.join(lookups).transform(x -> Future.succeededFuture(response));
+    }
+
+    // ---------------------------------------------------------------- idempotent producers
+
+    /**
+     * A fresh producer id (epoch 0); a producer that already has an id and asks again (after a
+     * timeout, KIP-360) keeps it with the next epoch. Transactions are not served.
+     */
+    Future<InitProducerIdResponseData> initProducerId(InitProducerIdRequestData request) {
+        InitProducerIdResponseData response = new InitProducerIdResponseData().setProducerId(-1).setProducerEpoch((short) -1);
+        if (request.transactionalId() != null) {
+            return Future.succeededFuture(response.setErrorCode(Errors.UNSUPPORTED_VERSION.code()));
+        }
+        if (request.producerId() >= 0 && request.producerEpoch() >= 0 && request.producerEpoch() < Short.MAX_VALUE - 1) {
+            return Future.succeededFuture(response.setProducerId(request.producerId())
+                    .setProducerEpoch((short) (request.producerEpoch() + 1)));
+        }
+        return broker.newProducerId()
+                .map(id -> response.setProducerId(id).setProducerEpoch((short) 0))
+                .otherwise(e -> response.setErrorCode(Errors.forException(e instanceof KafkaStorageException ? e
+                        : new KafkaStorageException(e.getMessage(), e)).code()));
+    }
+}
