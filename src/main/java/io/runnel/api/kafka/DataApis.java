@@ -158,7 +158,7 @@ final class DataApis {
 
     // ---------------------------------------------------------------- offsets
 
-    Future<ListOffsetsResponseData> listOffsets(ListOffsetsRequestData request) {
+    Future<ListOffsetsResponseData> listOffsets(ListOffsetsRequestData request, short version) {
         ListOffsetsResponseData response = new ListOffsetsResponseData();
         List<Future<?>> lookups = new ArrayList<>();
         for (ListOffsetsRequestData.ListOffsetsTopic topic : request.topics()) {
@@ -168,7 +168,10 @@ final class DataApis {
             for (ListOffsetsRequestData.ListOffsetsPartition p : topic.partitions()) {
                 ListOffsetsResponseData.ListOffsetsPartitionResponse answer =
                         new ListOffsetsResponseData.ListOffsetsPartitionResponse().setPartitionIndex(p.partitionIndex())
-                                .setTimestamp(-1).setOffset(-1).setLeaderEpoch(LEADER_EPOCH);
+                                .setTimestamp(-1).setOffset(-1);
+                if (version >= 4) { // the field exists from v4; older versions refuse a non-default value
+                    answer.setLeaderEpoch(LEADER_EPOCH);
+                }
                 topicResponse.partitions().add(answer);
                 long ts = p.timestamp();
                 Future<?> lookup;

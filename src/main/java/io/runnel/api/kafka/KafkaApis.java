@@ -58,7 +58,7 @@ final class KafkaApis {
             case METADATA -> admin.metadata((MetadataRequestData) body, v);
             case PRODUCE -> data.produce((ProduceRequestData) body);
             case FETCH -> data.fetch((FetchRequestData) body);
-            case LIST_OFFSETS -> data.listOffsets((ListOffsetsRequestData) body);
+            case LIST_OFFSETS -> data.listOffsets((ListOffsetsRequestData) body, v);
             case OFFSET_FOR_LEADER_EPOCH -> data.offsetForLeaderEpoch((OffsetForLeaderEpochRequestData) body);
             case INIT_PRODUCER_ID -> data.initProducerId((InitProducerIdRequestData) body);
             case FIND_COORDINATOR -> groups.findCoordinator((FindCoordinatorRequestData) body, v);

@@ -117,6 +117,10 @@ final class KafkaConnection {
             close();
             return;
         }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} v{} #{} from {}", header.apiKey(), header.apiVersion(), header.correlationId(),
+                    socket.remoteAddress());
+        }
         Slot slot = new Slot();
         pending.addLast(slot);
         Future<ApiMessage> handled;
@@ -136,8 +140,20 @@ final class KafkaConnection {
                 close();
                 return;
             }
-            slot.response = done.result() == null ? null : frame(header.toResponseHeader(), done.result(),
-                    header.apiVersion());
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("{} v{} #{} answered: {}", header.apiKey(), header.apiVersion(), header.correlationId(),
+                        done.result());
+            }
+            try {
+                slot.response = done.result() == null ? null : frame(header.toResponseHeader(), done.result(),
+                        header.apiVersion());
+            } catch (RuntimeException e) {
+                // A response this version cannot carry is our bug; the client must not wait for it forever.
+                LOG.error("Kafka {} v{} response could not be written for {}", header.apiKey(), header.apiVersion(),
+                        socket.remoteAddress(), e);
+                close();
+                return;
+            }
             slot.done = true;
             flush();
         });
