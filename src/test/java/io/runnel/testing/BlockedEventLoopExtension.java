@@ -66,7 +66,8 @@ import org.junit.jupiter.api.extension.ReflectiveInvocationContext;
  *       {@code Vertx} each check covers what happened since the one before, and a last check
  *       after {@code @AfterAll} fails the class.</li>
  *   <li>A block caught while the thread loads or initialises a class is logged, not failed: the
- *       JVM does that once per class, and only a busy machine makes it slow.</li>
+ *       JVM does that once per class, and only a busy machine makes it slow. So is one whose thread
+ *       is found back in its IO wait: the long task is over and cannot be named.</li>
  *   <li>Only event-loop threads count. Worker threads ({@code executeBlocking}, worker
  *       verticles) keep Vert.x's default limit and are logged, not failed.</li>
  *   <li>A {@code Vertx} a test builds itself is not watched unless it is built from
@@ -400,6 +401,12 @@ public final class BlockedEventLoopExtension
             long startNanos = System.nanoTime() - event.duration();
             // Taken while the thread is still blocked: it shows where.
             StackTraceElement[] stack = thread.getStackTrace();
+            if (isIdle(stack)) {
+                // By the time the stack was taken the loop was back waiting for IO: the task that ran
+                // long had ended, so there is nothing to point at (a GC pause or a starved CPU looks the same).
+                LOG.warn("Thread " + thread.getName() + " ran a task for " + blockedMs + " ms, gone before it was seen");
+                return;
+            }
             if (isLoadingClasses(stack)) {
                 // The JVM's one-time class loading and initialisation, slow only on a busy machine:
                 // no code of ours can move it off the loop, and it cannot recur once loaded.
@@ -416,6 +423,12 @@ public final class BlockedEventLoopExtension
                 LOG.warn("Thread " + thread.getName() + " has been blocked for " + blockedMs
                         + " ms, time limit is " + limitMs + " ms", where);
             }
+        }
+
+        /** Whether the thread is waiting for IO, its idle state (the top frame is the selector's wait). */
+        static boolean isIdle(StackTraceElement[] stack) {
+            return stack.length > 0 && (stack[0].getMethodName().equals("wait") || stack[0].getMethodName().equals("epollWait"))
+                    && stack[0].getClassName().startsWith("sun.nio.ch.");
         }
 
         /** Whether the blocked thread is caught loading or initialising a class. */
