@@ -121,7 +121,9 @@ public final class BrokerMetrics {
     public void groupLag(String group, String topic, int partition, java.util.function.LongSupplier lag) {
         Gauge.builder(GROUP_LAG, lag, l -> (double) l.getAsLong())
                 .description("High watermark minus the group's committed offset")
-                .tags("group", group, TOPIC, topic, PARTITION, Integer.toString(partition)).register(registry);
+                .tags("group", group, TOPIC, topic, PARTITION, Integer.toString(partition))
+                .strongReference(true) // the supplier is a lambda held nowhere else; a weak one reads NaN after GC
+                .register(registry);
     }
 
     void produceLatency(long nanos) {

@@ -52,8 +52,9 @@ final class ServerCommand implements Callable<Integer> {
             return 1;
         }
         spec.commandLine().getOut().printf("Runnel is running: HTTP API on http://%s:%d, Kafka protocol on %s:%d,"
-                        + " data in %s (Ctrl-C to stop)%n", config.listenersHost, server.httpPort(), config.listenersHost,
-                server.kafkaPort(), config.dataDir.toAbsolutePath());
+                        + " schema registry on http://%s:%d, data in %s (Ctrl-C to stop)%n", config.listenersHost,
+                server.httpPort(), config.listenersHost, server.kafkaPort(), config.listenersHost, server.registryPort(),
+                config.dataDir.toAbsolutePath());
         spec.commandLine().getOut().flush();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -12,13 +12,17 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.runnel.api.http.HttpApi;
+import io.runnel.api.ws.WebSocketApi;
 import io.runnel.api.kafka.KafkaListener;
 import io.runnel.broker.BrokerIdentity;
 import io.runnel.broker.BrokerMetrics;
 import io.runnel.broker.OffsetsTopicStore;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.TopicManager;
+import io.runnel.broker.SchemasTopicStore;
 import io.runnel.config.BrokerConfig;
+import io.runnel.registry.RegistryApi;
+import io.runnel.registry.SchemaRegistry;
 import io.runnel.group.GroupConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.log.GroupCommitFlusher;
@@ -60,7 +64,13 @@ public final class RunnelServer {
     private final BrokerService broker;
     private final TopicManager topics;
     private final HttpApi api;
+    private final WebSocketApi ws;
     private final KafkaListener kafka;
+    private final Registry schemaRegistry;
+
+    /** The schema registry and the HTTP server of its REST API (port 8081). */
+    private record Registry(SchemaRegistry schemas, HttpServer http) {
+    }
     private final GroupCommitFlusher flusher;
     private final WorkerExecutor worker;
     private final HttpServer http;
@@ -69,14 +79,18 @@ public final class RunnelServer {
     private final JvmGcMetrics gcMetrics;
     private final AtomicBoolean stopped = new AtomicBoolean();
 
-    private RunnelServer(Vertx vertx, BrokerService broker, HttpApi api, KafkaListener kafka, GroupCommitFlusher flusher,
+    private RunnelServer(Vertx vertx, BrokerService broker, HttpApi api, WebSocketApi ws, KafkaListener kafka,
+                         Registry schemaRegistry,
+                         GroupCommitFlusher flusher,
                          WorkerExecutor worker, HttpServer http, long[] timers, PrometheusMeterRegistry registry,
                          JvmGcMetrics gcMetrics) {
         this.vertx = vertx;
         this.broker = broker;
         this.topics = broker.topics();
         this.api = api;
+        this.ws = ws;
         this.kafka = kafka;
+        this.schemaRegistry = schemaRegistry;
         this.flusher = flusher;
         this.worker = worker;
         this.http = http;
@@ -129,19 +143,25 @@ public final class RunnelServer {
                         .compose(store -> GroupCoordinator.start(vertx, store, groupConfig))
                         .map(groups -> new BrokerService(identity.result(), topics, groups,
                                 config.autoCreateTopicsEnable, config.numPartitions)))
-                .compose(broker -> {
+                .compose(broker -> startRegistry(vertx, config, broker).map(r -> new Started(broker, r)))
+                .compose(started -> {
+                    BrokerService broker = started.broker();
+                    Registry schemaRegistry = started.registry();
                     TopicManager topics = broker.topics();
                     KafkaListener[] kafkaListener = new KafkaListener[1];
                     HttpApi api = HttpApi.create(vertx, broker, new HttpApi.Settings(MAX_HTTP_BODY_BYTES,
                             config.consumerInstanceTimeoutMs, ready::get, registry));
-                    HttpServerOptions options = new HttpServerOptions().setHost(config.listenersHost)
-                            .setPort(config.httpPort);
+                    WebSocketApi ws = WebSocketApi.create(vertx, broker, WebSocketApi.Settings.defaults());
+                    ws.mountPage(api.router());
+                    HttpServerOptions options = ws.configure(new HttpServerOptions().setHost(config.listenersHost)
+                            .setPort(config.httpPort));
                     return vertx.createHttpServer(options)
                             .connectionHandler(connection -> {
                                 metrics.httpConnectionOpened();
                                 connection.closeHandler(v -> metrics.httpConnectionClosed());
                             })
                             .requestHandler(api.router())
+                            .webSocketHandshakeHandler(ws::handshake)
                             .listen()
                             .compose(http -> KafkaListener.start(vertx, broker, config.listenersHost, config.kafkaPort,
                                     config.autoCreateTopicsEnable).map(kafka -> {
@@ -159,14 +179,28 @@ public final class RunnelServer {
                                         config.brokerId, config.listenersHost, http.actualPort(), config.listenersHost,
                                         kafkaListener[0].port(), config.dataDir.toAbsolutePath(),
                                         topics.topicNames().size());
-                                return new RunnelServer(vertx, broker, api, kafkaListener[0], flusher, worker, http,
-                                        timers, registry, gcMetrics);
+                                return new RunnelServer(vertx, broker, api, ws, kafkaListener[0], schemaRegistry, flusher,
+                                        worker, http, timers, registry, gcMetrics);
                             });
                 })
                 .onFailure(e -> {
                     gcMetrics.close();
                     registry.close();
                 });
+    }
+
+    /** The schema registry over the broker's {@code _schemas} topic, and its REST API on {@code registry.port}. */
+    private static Future<Registry> startRegistry(Vertx vertx, BrokerConfig config, BrokerService broker) {
+        return SchemasTopicStore.start(vertx, broker.topics())
+                .compose(store -> SchemaRegistry.start(vertx, store))
+                .compose(schemas -> vertx.createHttpServer(new HttpServerOptions()
+                                .setHost(config.listenersHost).setPort(config.registryPort))
+                        .requestHandler(RegistryApi.router(vertx, schemas))
+                        .listen()
+                        .map(http -> new Registry(schemas, http)));
+    }
+
+    private record Started(BrokerService broker, Registry registry) {
     }
 
     /** Binds the JVM's meters; the GC meters listen to GC notifications until closed. */
@@ -177,6 +211,11 @@ public final class RunnelServer {
         JvmGcMetrics gc = new JvmGcMetrics();
         gc.bindTo(registry);
         return gc;
+    }
+
+    /** The port the schema registry's REST API listens on (useful with port 0). */
+    public int registryPort() {
+        return schemaRegistry.http().actualPort();
     }
 
     /** The port the Kafka protocol listens on (useful with port 0). */
@@ -205,10 +244,14 @@ public final class RunnelServer {
         for (long t : timers) {
             vertx.cancelTimer(t);
         }
-        // HTTP consumers leave their groups before the coordinator stops, and it stops before the logs close.
+        // WebSocket subscribers and HTTP consumers leave their groups before the coordinator stops, and it
+        // stops before the logs close.
         // Each step runs whatever the one before it did; the logs' close decides the outcome.
-        return http.close()
+        return ws.close()
+                .transform(x -> http.close())
                 .transform(x -> kafka.close())
+                .transform(x -> schemaRegistry.http().close())
+                .transform(x -> schemaRegistry.schemas().close())
                 .transform(x -> api.close())
                 .transform(x -> broker.groups().close())
                 .transform(x -> topics.close())

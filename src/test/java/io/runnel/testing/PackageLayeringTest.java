@@ -81,6 +81,9 @@ class PackageLayeringTest {
                     "adapters and the command line use the broker, never the other way round"),
             Rule.never("io.runnel.group", List.of("io.runnel.broker", "io.runnel.api", "io.runnel.cli"),
                     "the broker uses the group coordinator, which persists through GroupStore, never the other way round"),
+            Rule.never("io.runnel.registry", List.of("io.runnel.broker", "io.runnel.api", "io.runnel.cli"),
+                    "the broker uses the registry (validation at the edge) and stores it through SchemaStore;"
+                            + " adapters and the command line use it, never the other way round"),
             Rule.onlyOurs("io.runnel.client", List.of(),
                     "the event bus client is embedded in users' applications; it must not drag the broker in"));
 

@@ -63,8 +63,15 @@ final class SupportedApis {
         return range != null && version >= range[0] && version <= range[1];
     }
 
-    /** The ranges as ApiVersions answers them. */
+    /** Built once: every ApiVersions answer serializes the same (never modified) collection. */
+    private static final ApiVersionsResponseData.ApiVersionCollection VERSIONS = buildVersions();
+
+    /** The ranges as ApiVersions answers them; shared, so callers must not modify it. */
     static ApiVersionsResponseData.ApiVersionCollection versions() {
+        return VERSIONS;
+    }
+
+    private static ApiVersionsResponseData.ApiVersionCollection buildVersions() {
         ApiVersionsResponseData.ApiVersionCollection out = new ApiVersionsResponseData.ApiVersionCollection();
         RANGES.forEach((api, range) -> out.add(new ApiVersionsResponseData.ApiVersion()
                 .setApiKey(api.id).setMinVersion(range[0]).setMaxVersion(range[1])));

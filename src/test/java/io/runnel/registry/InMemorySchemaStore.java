@@ -1,0 +1,48 @@
+package io.runnel.registry;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import io.vertx.core.Future;
+
+/**
+ * A {@link SchemaStore} in memory for the registry's model tests: records go through their byte
+ * encoding (as they would through the topic) and can be made to fail. A failed append can be
+ * told to land anyway, the way a write whose fsync failed may still be in the log after a restart.
+ * Thread-safe (synchronised), since the registry calls it from its own context.
+ */
+final class InMemorySchemaStore implements SchemaStore {
+
+    private final List<byte[][]> log = new ArrayList<>();
+    private int failuresLeft;
+    private boolean failedWritesLand;
+
+    /** The next {@code count} appends fail; with {@code land}, their records are kept all the same. */
+    synchronized void failNextAppends(int count, boolean land) {
+        failuresLeft = count;
+        failedWritesLand = land;
+    }
+
+    synchronized int size() {
+        return log.size();
+    }
+
+    @Override
+    public synchronized Future<Void> append(List<RegistryRecord> records) {
+        boolean fail = failuresLeft > 0;
+        if (fail) {
+            failuresLeft--;
+        }
+        if (!fail || failedWritesLand) {
+            records.forEach(r -> log.add(new byte[][] {r.key(), r.value()}));
+        }
+        return fail ? Future.failedFuture(new java.io.IOException("injected: disk full")) : Future.succeededFuture();
+    }
+
+    @Override
+    public synchronized Future<List<RegistryRecord>> readAll() {
+        List<RegistryRecord> out = new ArrayList<>();
+        log.forEach(kv -> out.add(RegistryRecord.read(kv[0], kv[1])));
+        return Future.succeededFuture(out);
+    }
+}
