@@ -16,7 +16,9 @@ import io.runnel.broker.TopicConfigs;
 import io.runnel.broker.TopicManager;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -314,23 +316,30 @@ public final class HttpApi {
                 ctx.fail(requestFailure(ctx, done.cause(), broker, topic));
                 return;
             }
-            JsonArray offsets = new JsonArray();
-            done.result().forEach(r -> offsets.add(offsetJson(ctx, r)));
-            send(ctx, 200, V2_JSON, new JsonObject()
-                    .putNull("key_schema_id")
-                    .putNull("value_schema_id")
-                    .put("offsets", offsets));
+            send(ctx, 200, V2_JSON, produceAnswer(ctx, done.result()));
         });
     }
 
-    private JsonObject offsetJson(RoutingContext ctx, BrokerService.ProduceResult r) {
-        JsonObject entry = new JsonObject().put("partition", r.partition());
-        if (r.error() == null) {
-            return entry.put("offset", r.offset()).putNull("error_code").putNull("error");
+    /**
+     * {@code {"key_schema_id":null,"value_schema_id":null,"offsets":[…]}}, written straight into
+     * text: every produce request gets one, with an entry per record, and building it as
+     * JsonObjects for Jackson's generic encoder took about a sixth of the broker's CPU under
+     * 100-record batches. The fields and their order are those the JsonObjects had.
+     */
+    private static Buffer produceAnswer(RoutingContext ctx, List<BrokerService.ProduceResult> results) {
+        StringBuilder json = new StringBuilder(64 + 64 * results.size())
+                .append("{\"key_schema_id\":null,\"value_schema_id\":null,\"offsets\":[");
+        for (int i = 0; i < results.size(); i++) {
+            BrokerService.ProduceResult r = results.get(i);
+            json.append(i == 0 ? "{\"partition\":" : ",{\"partition\":").append(r.partition());
+            if (r.error() == null) {
+                json.append(",\"offset\":").append(r.offset()).append(",\"error_code\":null,\"error\":null}");
+            } else {
+                json.append(",\"offset\":null,\"error_code\":").append(ErrorCodes.forRecordFailure(r.error()))
+                        .append(",\"error\":").append(Json.encode(recordError(ctx, r.error()))).append('}');
+            }
         }
-        return entry.putNull("offset")
-                .put("error_code", ErrorCodes.forRecordFailure(r.error()))
-                .put("error", recordError(ctx, r.error()));
+        return Buffer.buffer(json.append("]}").toString());
     }
 
     /** Kafka's error name first, so a client can tell MESSAGE_TOO_LARGE from INVALID_RECORD within 50002. */
