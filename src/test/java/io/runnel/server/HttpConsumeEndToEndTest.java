@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.runnel.config.BrokerConfig;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -29,7 +30,7 @@ import io.vertx.ext.web.client.WebClient;
  * offset and by time, share a topic between two consumer instances of one group, commit, restart
  * the broker, and resume exactly where the group left off.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class HttpConsumeEndToEndTest {
 

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.runnel.broker.BrokerService;
 import io.runnel.config.BrokerConfig;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -30,7 +31,7 @@ import io.vertx.ext.web.client.WebClient;
  * {@code GET /metrics} of the assembled broker: every line is well-formed Prometheus text, and
  * the per-topic counters and per-partition gauges move when records are produced over HTTP.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class MetricsEndpointTest {
 

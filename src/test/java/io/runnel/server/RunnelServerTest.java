@@ -26,6 +26,7 @@ import io.runnel.broker.Partition;
 import io.runnel.config.BrokerConfig;
 import io.runnel.log.Batches;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -37,7 +38,7 @@ import io.vertx.ext.web.client.WebClient;
  * The assembled broker: produce over HTTP, stop cleanly or be killed with SIGKILL, start again on
  * the same data directory, and find every acknowledged record.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class RunnelServerTest {
 

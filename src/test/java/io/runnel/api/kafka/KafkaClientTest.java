@@ -48,6 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.runnel.config.BrokerConfig;
 import io.runnel.server.RunnelServer;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 
 /**
@@ -55,7 +56,7 @@ import io.vertx.core.Vertx;
  * and configs, an idempotent producer writes compressed keyed records, consumers in a group share
  * partitions and commit, and lookups by time and seeks work.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KafkaClientTest {

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.runnel.config.BrokerConfig;
 import io.runnel.server.RunnelServer;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 
 /**
@@ -25,7 +26,7 @@ import io.vertx.core.Vertx;
  * FileStreamSource and FileStreamSink moves a file's lines through a Runnel topic into another
  * file.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class KafkaConnectTest {
 

@@ -41,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.runnel.config.BrokerConfig;
 import io.runnel.server.RunnelServer;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 
 /**
@@ -49,7 +50,7 @@ import io.vertx.core.Vertx;
  * repartition topic) and a stream–table join of orders with customers. Streams creates its
  * internal topics itself through CreateTopics.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class KafkaStreamsTest {

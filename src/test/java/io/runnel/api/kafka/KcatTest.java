@@ -20,13 +20,14 @@ import org.junit.jupiter.api.io.TempDir;
 import io.runnel.config.BrokerConfig;
 import io.runnel.server.RunnelServer;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 
 /**
  * librdkafka's command line, kcat, against a Runnel broker: metadata, and keyed records produced
  * and consumed back. kcat is a Debian package that {@code .ci/run} installs; this test needs it.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KcatTest {
