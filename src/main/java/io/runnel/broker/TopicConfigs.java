@@ -38,6 +38,10 @@ public final class TopicConfigs {
         out.put(LogConfig.SEGMENT_INDEX_BYTES, Integer.toString(config.segmentIndexBytes));
         out.put(LogConfig.FILE_DELETE_DELAY_MS, Long.toString(config.fileDeleteDelayMs));
         out.put(LogConfig.MIN_INSYNC_REPLICAS, Integer.toString(config.minInsyncReplicas));
+        out.put(LogConfig.VALUE_SCHEMA_VALIDATION, Boolean.toString(config.valueSchemaValidation));
+        out.put(LogConfig.KEY_SCHEMA_VALIDATION, Boolean.toString(config.keySchemaValidation));
+        out.put(LogConfig.VALUE_SUBJECT_NAME_STRATEGY, config.valueSubjectNameStrategy.className());
+        out.put(LogConfig.KEY_SUBJECT_NAME_STRATEGY, config.keySubjectNameStrategy.className());
         overrides.forEach(out::putIfAbsent);
         return out;
     }

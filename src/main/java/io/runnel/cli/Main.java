@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "runnel", mixinStandardHelpOptions = true, version = "runnel 0.1.0",
         description = "Runnel: a small event streaming broker in the spirit of Apache Kafka.",
         subcommands = {ServerCommand.class, TopicCommand.class, ProduceCommand.class, ConsumeCommand.class,
-            GroupCommand.class, LogCommand.class})
+            GroupCommand.class, LogCommand.class, SchemaCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -43,14 +43,25 @@ final class RestClient {
 
     private final URI base;
     private final HttpClient http;
+    /** How a user points the command elsewhere, for messages: the option and environment variable. */
+    private final String pointer;
 
     /** A client of the broker at {@code baseUrl}; an {@link IllegalArgumentException} says why a URL is unusable. */
     RestClient(String baseUrl) {
-        this.base = baseUri(baseUrl);
+        this(baseUrl, "--url", "RUNNEL_URL", "http://127.0.0.1:8082");
+    }
+
+    /**
+     * A client of the service at {@code baseUrl}, set by {@code option} or {@code envVar} (named
+     * in messages, with {@code example} as a URL to give).
+     */
+    RestClient(String baseUrl, String option, String envVar, String example) {
+        this.base = baseUri(baseUrl, option, envVar, example);
+        this.pointer = option + " or " + envVar;
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     }
 
-    private static URI baseUri(String url) {
+    private static URI baseUri(String url, String option, String envVar, String example) {
         String trimmed = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
         URI uri = null;
         try {
@@ -60,8 +71,8 @@ final class RestClient {
         }
         if (uri == null || uri.getHost() == null || uri.getQuery() != null || uri.getFragment() != null
                 || !("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme()))) {
-            throw new IllegalArgumentException("--url (or RUNNEL_URL) must be an http:// or https:// URL such as"
-                    + " http://127.0.0.1:8082, not '" + url + "'");
+            throw new IllegalArgumentException(option + " (or " + envVar + ") must be an http:// or https:// URL such as "
+                    + example + ", not '" + url + "'");
         }
         return uri;
     }
@@ -100,10 +111,10 @@ final class RestClient {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
         } catch (ConnectException e) {
             throw new ApiError(0, 0, "No broker answers at " + base + " (start one with 'runnel server',"
-                    + " or point to it with --url or RUNNEL_URL)");
+                    + " or point to it with " + pointer + ")");
         } catch (IOException e) {
             throw new ApiError(0, 0, "Talking to " + base + " failed (" + e + "); is a broker there?"
-                    + " Point to it with --url or RUNNEL_URL");
+                    + " Point to it with " + pointer);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ApiError(0, 0, "Interrupted");

@@ -31,6 +31,14 @@ public final class LogConfig {
     public static final String SEGMENT_INDEX_BYTES = "segment.index.bytes";
     public static final String FILE_DELETE_DELAY_MS = "file.delete.delay.ms";
     public static final String MIN_INSYNC_REPLICAS = "min.insync.replicas";
+    /** Confluent Server's name: every record's value must be registered Avro of its subject. */
+    public static final String VALUE_SCHEMA_VALIDATION = "confluent.value.schema.validation";
+    /** Confluent Server's name: every record's key must be registered Avro of its subject. */
+    public static final String KEY_SCHEMA_VALIDATION = "confluent.key.schema.validation";
+    /** Confluent Server's name: how a value's subject is named ({@link SubjectNameStrategy}). */
+    public static final String VALUE_SUBJECT_NAME_STRATEGY = "confluent.value.subject.name.strategy";
+    /** Confluent Server's name: how a key's subject is named ({@link SubjectNameStrategy}). */
+    public static final String KEY_SUBJECT_NAME_STRATEGY = "confluent.key.subject.name.strategy";
 
     /** Kafka's default: 1 GiB segments keep file counts low while retention stays fine-grained. */
     public static final int DEFAULT_SEGMENT_BYTES = 1024 * 1024 * 1024;
@@ -58,6 +66,14 @@ public final class LogConfig {
     public static final long DEFAULT_FILE_DELETE_DELAY_MS = 60_000;
     /** Kafka's default: a single node acknowledges alone. */
     public static final int DEFAULT_MIN_INSYNC_REPLICAS = 1;
+
+    /**
+     * Confluent Server's default: validation is opt-in per topic, since it refuses every record a
+     * schema-unaware producer writes and costs a decode per record.
+     */
+    public static final boolean DEFAULT_SCHEMA_VALIDATION = false;
+    /** Confluent's default: the subject is the topic's ({@code {topic}-value}), as its serializers register it. */
+    public static final SubjectNameStrategy DEFAULT_SUBJECT_NAME_STRATEGY = SubjectNameStrategy.TOPIC_NAME;
 
     /** Kafka's floor for segment.bytes: a segment must hold at least one batch header and more. */
     public static final int MIN_SEGMENT_BYTES = 14;
@@ -100,6 +116,10 @@ public final class LogConfig {
     public final int segmentIndexBytes;
     public final long fileDeleteDelayMs;
     public final int minInsyncReplicas;
+    public final boolean valueSchemaValidation;
+    public final boolean keySchemaValidation;
+    public final SubjectNameStrategy valueSubjectNameStrategy;
+    public final SubjectNameStrategy keySubjectNameStrategy;
 
     private final Map<String, String> originals;
 
@@ -132,6 +152,15 @@ public final class LogConfig {
         this.segmentIndexBytes = intAtLeast(values, SEGMENT_INDEX_BYTES, DEFAULT_SEGMENT_INDEX_BYTES, MIN_SEGMENT_INDEX_BYTES);
         this.fileDeleteDelayMs = longAtLeast(values, FILE_DELETE_DELAY_MS, DEFAULT_FILE_DELETE_DELAY_MS, 0);
         this.minInsyncReplicas = intAtLeast(values, MIN_INSYNC_REPLICAS, DEFAULT_MIN_INSYNC_REPLICAS, 1);
+        this.valueSchemaValidation = bool(values, VALUE_SCHEMA_VALIDATION, DEFAULT_SCHEMA_VALIDATION);
+        this.keySchemaValidation = bool(values, KEY_SCHEMA_VALIDATION, DEFAULT_SCHEMA_VALIDATION);
+        this.valueSubjectNameStrategy = strategy(values, VALUE_SUBJECT_NAME_STRATEGY);
+        this.keySubjectNameStrategy = strategy(values, KEY_SUBJECT_NAME_STRATEGY);
+    }
+
+    /** Whether records of a topic with this config must pass schema validation (key, value or both). */
+    public boolean schemaValidation() {
+        return valueSchemaValidation || keySchemaValidation;
     }
 
     /** The default configuration. */
@@ -184,7 +213,26 @@ public final class LogConfig {
     public static final Set<String> KEYS = Set.of(SEGMENT_BYTES, SEGMENT_MS, RETENTION_MS, RETENTION_BYTES,
             CLEANUP_POLICY, MAX_MESSAGE_BYTES, MESSAGE_TIMESTAMP_TYPE, DELETE_RETENTION_MS, MIN_COMPACTION_LAG_MS,
             FLUSH_MESSAGES, FLUSH_MS, INDEX_INTERVAL_BYTES, SEGMENT_INDEX_BYTES, FILE_DELETE_DELAY_MS,
-            MIN_INSYNC_REPLICAS);
+            MIN_INSYNC_REPLICAS, VALUE_SCHEMA_VALIDATION, KEY_SCHEMA_VALIDATION, VALUE_SUBJECT_NAME_STRATEGY,
+            KEY_SUBJECT_NAME_STRATEGY);
+
+    /** Kafka's boolean configs: {@code true} or {@code false}, any case. */
+    private static boolean bool(Map<String, String> values, String key, boolean def) {
+        String raw = values.get(key);
+        if (raw == null) {
+            return def;
+        }
+        return switch (raw.trim().toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new ConfigException(key, raw, "expected true or false");
+        };
+    }
+
+    private static SubjectNameStrategy strategy(Map<String, String> values, String key) {
+        String raw = values.get(key);
+        return raw == null ? DEFAULT_SUBJECT_NAME_STRATEGY : SubjectNameStrategy.parse(key, raw);
+    }
 
     private static long longAtLeast(Map<String, String> values, String key, long def, long min) {
         String raw = values.get(key);

@@ -11,7 +11,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 import org.apache.avro.Schema;
 import org.slf4j.Logger;
@@ -61,6 +63,12 @@ import io.vertx.core.Vertx;
  * written, applied, answered, and only then is the next decided. Reads are answered from the
  * state at once. Public methods may be called from any thread; their futures complete on the
  * caller's context when the caller is on one. Refusals are {@link RegistryException}s.
+ *
+ * <p>The exception: {@link #registeredSchema} and {@link #isLiveUnder}, the broker's view for
+ * record validation, read two concurrent maps that {@link #apply} keeps up to date, so they answer
+ * on any thread at once, without a hop to the registry's context (a producer's batch must not wait
+ * for a queue of registrations). They show the state as of the last applied record: a change is
+ * visible to them before its caller is answered.
  */
 public final class SchemaRegistry {
 
@@ -131,6 +139,10 @@ public final class SchemaRegistry {
     private CompatibilityLevel globalLevel;
     private RegistryMode mode;
     private int highestId;
+    /** Validation's view: the parsed schema of every id a version points to (see {@link #registeredSchema}). */
+    private final Map<Integer, Schema> publishedSchemas = new ConcurrentHashMap<>();
+    /** Validation's view: per subject, the ids of its live versions (see {@link #isLiveUnder}). */
+    private final Map<String, Set<Integer>> publishedLiveIds = new ConcurrentHashMap<>();
     private Future<Void> changeTail = Future.succeededFuture();
     private boolean closed;
 
@@ -278,6 +290,26 @@ public final class SchemaRegistry {
     /** The registry's mode (READWRITE until one is set). */
     public Future<RegistryMode> mode() {
         return read(() -> mode == null ? RegistryMode.DEFAULT : mode);
+    }
+
+    /**
+     * The Avro schema with id {@code id}, parsed, or null when no version (live or soft-deleted)
+     * points to it. Thread-safe and non-blocking: for record validation on producers' threads.
+     * Avro {@link Schema}s are immutable once parsed, so the one returned may be shared.
+     */
+    public Schema registeredSchema(int id) {
+        return publishedSchemas.get(id);
+    }
+
+    /**
+     * Whether {@code subject} has a live (not soft-deleted) version with schema id {@code id}.
+     * Thread-safe and non-blocking, like {@link #registeredSchema}. Soft-deleted versions do not
+     * count: a soft delete is how a user retires a schema for new data, while consumers can still
+     * read old data by its id.
+     */
+    public boolean isLiveUnder(String subject, int id) {
+        Set<Integer> live = publishedLiveIds.get(subject);
+        return live != null && live.contains(id);
     }
 
     // ---------------------------------------------------------------- changes
@@ -468,6 +500,7 @@ public final class SchemaRegistry {
                 if (versions.isEmpty()) {
                     subjects.remove(erased.subject());
                 }
+                publishLiveIds(erased.subject());
             }
         } else if (record instanceof RegistryRecord.Compatibility c) {
             if (c.subject() == null) {
@@ -503,6 +536,35 @@ public final class SchemaRegistry {
             release(previous.id());
         }
         highestId = Math.max(highestId, v.id());
+        if (known == null) {
+            publishSchema(v.id());
+        }
+        publishLiveIds(v.subject());
+    }
+
+    /**
+     * Parses a new id's schema for validation now, on the registry's context, so producers'
+     * threads never parse. A stored schema that no longer parses (it did when registered) is left
+     * out and logged: validation then refuses records that name it rather than guess.
+     */
+    private void publishSchema(int id) {
+        try {
+            publishedSchemas.put(id, parsed(id));
+        } catch (RuntimeException e) {
+            LOG.warn("Schema {} does not parse; records naming it will be refused by validation", id, e);
+        }
+    }
+
+    /** Publishes the ids of {@code subject}'s live versions (none: the subject is dropped from the view). */
+    private void publishLiveIds(String subject) {
+        TreeMap<Integer, VersionEntry> versions = subjects.get(subject);
+        Set<Integer> live = versions == null ? Set.of() : versions.values().stream().filter(e -> !e.deleted())
+                .map(VersionEntry::id).collect(Collectors.toUnmodifiableSet());
+        if (live.isEmpty()) {
+            publishedLiveIds.remove(subject);
+        } else {
+            publishedLiveIds.put(subject, live);
+        }
     }
 
     /** One version fewer points to {@code id}; the schema is forgotten when none does. */
@@ -514,6 +576,7 @@ public final class SchemaRegistry {
         versionsPerId.remove(id);
         RegistryRecord.SchemaVersion gone = schemasById.remove(id);
         parsedById.remove(id);
+        publishedSchemas.remove(id);
         Identity identity = identityOf(gone);
         if (Objects.equals(idsByIdentity.get(identity), id)) {
             idsByIdentity.remove(identity);

@@ -193,6 +193,7 @@ public final class RunnelServer {
     private static Future<Registry> startRegistry(Vertx vertx, BrokerConfig config, BrokerService broker) {
         return SchemasTopicStore.start(vertx, broker.topics())
                 .compose(store -> SchemaRegistry.start(vertx, store))
+                .onSuccess(broker::useSchemaRegistry)
                 .compose(schemas -> vertx.createHttpServer(new HttpServerOptions()
                                 .setHost(config.listenersHost).setPort(config.registryPort))
                         .requestHandler(RegistryApi.router(vertx, schemas))

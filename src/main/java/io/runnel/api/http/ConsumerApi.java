@@ -20,6 +20,7 @@ import org.apache.kafka.common.TopicPartition;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.Partition;
 import io.runnel.group.GroupMember;
+import io.runnel.registry.SchemaRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -41,14 +42,17 @@ import static io.runnel.api.http.Replies.send;
  *
  * <h2>Routes</h2>
  * <ul>
- *   <li>{@code POST /consumers/{group}} {@code {"name"?,"format":"binary"|"json","auto.offset.reset":
+ *   <li>{@code POST /consumers/{group}} {@code {"name"?,"format":"binary"|"json"|"avro","auto.offset.reset":
  *       "earliest"|"latest"|"none","auto.commit.enable":"true"|"false"}} → 200
  *       {@code {"instance_id","base_uri"}}; a name in use is 409 (40902).</li>
  *   <li>{@code DELETE /consumers/{g}/instances/{i}} → 204: commits (with auto-commit) and leaves the group.</li>
  *   <li>{@code POST|GET|DELETE …/subscription} {@code {"topics":[…]}} or {@code {"topic_pattern":"regex"}}.</li>
  *   <li>{@code POST|GET …/assignments} {@code {"partitions":[{"topic","partition"}]}}: manual assignment.</li>
  *   <li>{@code GET …/records?timeout=ms&max_bytes=n} with {@code Accept} of the instance's format →
- *       {@code [{"topic","key","value","partition","offset"}]}; another format is 406 (40601).</li>
+ *       {@code [{"topic","key","value","partition","offset"}]}; another format is 406 (40601). With
+ *       the avro format, keys and values in the schema wire format come back as JSON in Avro's
+ *       JSON encoding, decoded with the schema their id names in the registry; one that is not
+ *       Avro of a registered schema fails the read with 50002, as a JSON consumer's non-JSON does.</li>
  *   <li>{@code POST …/offsets} {@code {"offsets":[{"topic","partition","offset"}]}} (no body: every
  *       position) commits; {@code GET …/offsets} {@code {"partitions":[…]}} → {@code {"offsets":[{"topic",
  *       "partition","offset","metadata"}]}} ({@code offset} -1 where nothing is committed).</li>
@@ -66,6 +70,7 @@ final class ConsumerApi {
 
     static final String BINARY_V2 = "application/vnd.kafka.binary.v2+json";
     static final String JSON_V2 = "application/vnd.kafka.json.v2+json";
+    static final String AVRO_V2 = "application/vnd.kafka.avro.v2+json";
     /** Kafka's session.timeout.ms default; the instance heartbeats while it exists. */
     static final int SESSION_TIMEOUT_MS = 45_000;
     /** How long the group waits for members to rejoin; they rejoin by themselves on their next heartbeat. */
@@ -156,7 +161,10 @@ final class ConsumerApi {
             throw unprocessable("name must be a non-blank consumer instance name without '/', not '" + name + "'");
         }
         ConsumerInstance.Format format = enumField(body, "format", ConsumerInstance.Format.BINARY,
-                ConsumerInstance.Format.class, "binary or json (avro needs the schema registry)");
+                ConsumerInstance.Format.class, "binary, json or avro");
+        if (format == ConsumerInstance.Format.AVRO && broker.schemaRegistry().isEmpty()) {
+            throw unprocessable("format avro needs the schema registry, which this broker does not run");
+        }
         ConsumerInstance.OffsetReset reset = enumField(body, "auto.offset.reset", ConsumerInstance.OffsetReset.LATEST,
                 ConsumerInstance.OffsetReset.class, "earliest, latest or none");
         String autoCommitText = stringField(body, "auto.commit.enable", "true");
@@ -248,7 +256,11 @@ final class ConsumerApi {
         long maxBytes = longParam(ctx, "max_bytes", DEFAULT_MAX_BYTES);
         String accept = ctx.request().getHeader(HttpHeaders.ACCEPT);
         ConsumerInstance instance = instance(ctx);
-        String type = instance.format == ConsumerInstance.Format.BINARY ? BINARY_V2 : JSON_V2;
+        String type = switch (instance.format) {
+            case BINARY -> BINARY_V2;
+            case JSON -> JSON_V2;
+            case AVRO -> AVRO_V2;
+        };
         if (accept != null && !accepts(accept, type)) {
             throw new HttpApiException(ErrorCodes.CONSUMER_FORMAT_MISMATCH, "The requested embedded data format ("
                     + accept + ") does not match this consumer instance's format; read it with Accept: " + type);
@@ -260,7 +272,8 @@ final class ConsumerApi {
                         return;
                     }
                     try {
-                        send(ctx, 200, type, RecordsJson.encode(done.result(), instance.format));
+                        send(ctx, 200, type, RecordsJson.encode(done.result(), instance.format,
+                                broker.schemaRegistry().orElse(null)));
                     } catch (HttpApiException e) {
                         ctx.fail(e);
                     }
@@ -482,7 +495,8 @@ final class ConsumerApi {
          * ({@code [a-zA-Z0-9._-]}), so the text needs no escaping and is written directly; JSON
          * values are checked to be JSON and embedded as stored.
          */
-        static Buffer encode(List<ConsumerInstance.ConsumedRecord> records, ConsumerInstance.Format format) {
+        static Buffer encode(List<ConsumerInstance.ConsumedRecord> records, ConsumerInstance.Format format,
+                             SchemaRegistry registry) {
             Base64.Encoder base64 = Base64.getEncoder();
             StringBuilder out = new StringBuilder(records.size() * 200 + 2).append('[');
             for (int i = 0; i < records.size(); i++) {
@@ -491,20 +505,29 @@ final class ConsumerApi {
                     out.append(',');
                 }
                 out.append("{\"topic\":\"").append(r.topic()).append("\",\"key\":");
-                appendPayload(out, r.key(), format, base64, r, "key");
+                appendPayload(out, r.key(), format, registry, base64, r, "key");
                 out.append(",\"value\":");
-                appendPayload(out, r.value(), format, base64, r, "value");
+                appendPayload(out, r.value(), format, registry, base64, r, "value");
                 out.append(",\"partition\":").append(r.partition()).append(",\"offset\":").append(r.offset()).append('}');
             }
             return Buffer.buffer(out.append(']').toString());
         }
 
         private static void appendPayload(StringBuilder out, byte[] bytes, ConsumerInstance.Format format,
-                                          Base64.Encoder base64, ConsumerInstance.ConsumedRecord r, String what) {
+                                          SchemaRegistry registry, Base64.Encoder base64,
+                                          ConsumerInstance.ConsumedRecord r, String what) {
             if (bytes == null) {
                 out.append("null");
             } else if (format == ConsumerInstance.Format.BINARY) {
                 out.append('"').append(base64.encodeToString(bytes)).append('"');
+            } else if (format == ConsumerInstance.Format.AVRO) {
+                try {
+                    out.append(AvroFormat.toJson(registry, bytes));
+                } catch (IllegalArgumentException e) {
+                    throw new HttpApiException(ErrorCodes.KAFKA_ERROR, "The " + what + " of " + r.topic() + "-"
+                            + r.partition() + "@" + r.offset() + " cannot be read as Avro: " + e.getMessage()
+                            + "; read this topic with a binary consumer");
+                }
             } else {
                 String text = new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
                 try {

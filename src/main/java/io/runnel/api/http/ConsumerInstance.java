@@ -55,8 +55,11 @@ final class ConsumerInstance {
 
     private static final Logger LOG = LoggerFactory.getLogger(ConsumerInstance.class);
 
-    /** How records are shown: the embedded format fixed when the instance is made. */
-    enum Format { BINARY, JSON }
+    /**
+     * How records are shown: the embedded format fixed when the instance is made. AVRO shows
+     * keys and values stored in the schema wire format as JSON, decoded with the registry.
+     */
+    enum Format { BINARY, JSON, AVRO }
 
     /** Where a partition without a committed offset starts. */
     enum OffsetReset { EARLIEST, LATEST, NONE }

@@ -43,6 +43,20 @@ public final class ErrorCodes {
     public static final int UNSUPPORTED_MEDIA_TYPE = 415;
     /** 422: the body is JSON of the right shape but breaks a rule: no records, bad base64, a negative partition, an unknown field. */
     public static final int UNPROCESSABLE_ENTITY = 422;
+    /** 422: an Avro produce request has a record with a key but no key_schema or key_schema_id (Confluent's 42201). */
+    public static final int KEY_SCHEMA_MISSING = 42201;
+    /** 422: an Avro produce request has a record with a value but no value_schema or value_schema_id (Confluent's 42202). */
+    public static final int VALUE_SCHEMA_MISSING = 42202;
+    /** 422: a record's JSON key or value does not fit its Avro schema (Confluent's "Conversion of JSON to Object failed"). */
+    public static final int JSON_CONVERSION = 42203;
+    /** 422: an Avro produce request's schema does not parse, is refused by the registry, or its id is not registered (Confluent's 42205). */
+    public static final int INVALID_SCHEMA = 42205;
+    /**
+     * 422: the broker refused the records as a whole because one breaks its topic's schema
+     * validation (Kafka's INVALID_RECORD); nothing was written. Confluent's proxy has no code of its
+     * own for this: 42206 is the one it gives an invalid payload, which is what such a record is.
+     */
+    public static final int INVALID_RECORD = 42206;
     /** 500: an error we did not expect (a bug); the message says nothing of it, the broker log does. */
     public static final int INTERNAL_SERVER_ERROR = 500;
     /** 500, or per record: Kafka failed the request and retrying will not help (e.g. a record too large). */

@@ -26,8 +26,9 @@ import static io.runnel.api.http.V3Json.parserMessage;
  * <p>Wire format: {@code {"records":[{"key":K,"value":V,"partition":P}, …]}}. {@code key} and
  * {@code partition} may be left out ({@code partition} may not appear at all when the partition is
  * in the path, as in Confluent's); {@code key_schema}, {@code key_schema_id},
- * {@code value_schema} and {@code value_schema_id} are accepted at the top and ignored, as
- * Confluent does for schemaless formats. Any other field is refused, so a misspelt field (or v3's
+ * {@code value_schema} and {@code value_schema_id} are accepted at the top: the AVRO format uses
+ * them ({@link #parseAvro}), the others ignore them, as Confluent does for schemaless formats.
+ * Any other field is refused, so a misspelt field (or v3's
  * {@code headers}, which v2 does not have) is never silently dropped. By {@link EmbeddedFormat}:
  * <ul>
  *   <li>JSON: K and V are any JSON; each is stored as its compact JSON text in UTF-8 (a string
@@ -49,10 +50,12 @@ import static io.runnel.api.http.V3Json.parserMessage;
  */
 final class ProduceRequest {
 
-    /** The embedded formats served, by Content-Type; Confluent's Avro, JSON Schema and Protobuf are not yet. */
+    /** The embedded formats served, by Content-Type; Confluent's JSON Schema and Protobuf are not yet. */
     enum EmbeddedFormat {
         JSON("application/vnd.kafka.json.v2+json"),
-        BINARY("application/vnd.kafka.binary.v2+json");
+        BINARY("application/vnd.kafka.binary.v2+json"),
+        /** Keys and values are JSON that is encoded to Avro with a schema of the registry ({@link AvroFormat}). */
+        AVRO("application/vnd.kafka.avro.v2+json");
 
         final String contentType;
 
@@ -78,8 +81,9 @@ final class ProduceRequest {
         }
 
         private static String supported() {
-            return "use " + JSON.contentType + " (keys and values are JSON) or " + BINARY.contentType
-                    + " (keys and values are base64)";
+            return "use " + JSON.contentType + " (keys and values are JSON), " + BINARY.contentType
+                    + " (keys and values are base64) or " + AVRO.contentType + " (keys and values are JSON, stored as"
+                    + " Avro with a schema of the registry)";
         }
     }
 
@@ -88,7 +92,72 @@ final class ProduceRequest {
     private static final Set<String> RECORD_FIELDS = Set.of("key", "value", "partition");
     private static final Set<String> RECORD_FIELDS_NO_PARTITION = Set.of("key", "value");
 
+    /** A record of the request before its key and value become bytes: JSON values, null when absent. */
+    record JsonRecord(Object key, Object value, Integer partition) {
+    }
+
+    /** Where an Avro key or value schema comes from: its text (registered on use) or its id. Exactly one is set. */
+    record SchemaSource(String schema, Integer id) {
+    }
+
+    /**
+     * An Avro produce request: the key and value schemas (null when the request gives none) and
+     * the records, still JSON.
+     */
+    record AvroRequest(SchemaSource keySchema, SchemaSource valueSchema, List<JsonRecord> records) {
+    }
+
     private ProduceRequest() {
+    }
+
+    /**
+     * The records and schemas of an AVRO request. Beyond the common rules: a schema is text
+     * ({@code *_schema}, a string) or an id ({@code *_schema_id}, a whole number), not both; a
+     * record with a key needs a key schema (Confluent's 42201), one with a value a value schema
+     * (42202).
+     *
+     * @throws HttpApiException a 400 or 422 saying what is wrong with the body
+     */
+    static AvroRequest parseAvro(Buffer body, Integer pathPartition) {
+        JsonObject request = requestOf(body);
+        List<JsonRecord> records = jsonRecords(request, pathPartition);
+        SchemaSource key = schemaSource(request, "key_schema");
+        SchemaSource value = schemaSource(request, "value_schema");
+        for (int i = 0; i < records.size(); i++) {
+            if (records.get(i).key() != null && key == null) {
+                throw new HttpApiException(ErrorCodes.KEY_SCHEMA_MISSING, "Request includes keys but does not include"
+                        + " key schema: records[" + i + "].key needs key_schema or key_schema_id");
+            }
+            if (records.get(i).value() != null && value == null) {
+                throw new HttpApiException(ErrorCodes.VALUE_SCHEMA_MISSING, "Request includes values but does not"
+                        + " include value schema: records[" + i + "].value needs value_schema or value_schema_id");
+            }
+        }
+        return new AvroRequest(key, value, records);
+    }
+
+    private static SchemaSource schemaSource(JsonObject request, String field) {
+        Object text = request.getValue(field);
+        Object id = request.getValue(field + "_id");
+        if (text != null && id != null) {
+            throw unprocessable("Give " + field + " or " + field + "_id, not both");
+        }
+        if (text != null) {
+            if (!(text instanceof String schema)) {
+                throw badRequest(field + " must be the schema as a JSON string, not " + jsonType(text));
+            }
+            return new SchemaSource(schema, null);
+        }
+        if (id != null) {
+            if (!(id instanceof Integer schemaId)) {
+                throw badRequest(field + "_id must be a whole number, not " + jsonType(id) + " " + Json.encode(id));
+            }
+            if (schemaId < 0) {
+                throw unprocessable(field + "_id must be at least 0 (was " + schemaId + ")");
+            }
+            return new SchemaSource(null, schemaId);
+        }
+        return null;
     }
 
     /**
@@ -98,8 +167,24 @@ final class ProduceRequest {
      * @throws HttpApiException a 400 or 422 saying what is wrong with the body
      */
     static List<BrokerService.ProduceRecord> parse(Buffer body, EmbeddedFormat format, Integer pathPartition) {
-        JsonArray records = recordsOf(body);
+        if (format == EmbeddedFormat.AVRO) {
+            throw new IllegalArgumentException("AVRO requests need their schemas: use parseAvro");
+        }
+        List<JsonRecord> records = jsonRecords(requestOf(body), pathPartition);
         List<BrokerService.ProduceRecord> out = new ArrayList<>(records.size());
+        for (int i = 0; i < records.size(); i++) {
+            String where = "records[" + i + "]";
+            JsonRecord r = records.get(i);
+            out.add(new BrokerService.ProduceRecord(bytesOf(format, r.key(), where + ".key"),
+                    bytesOf(format, r.value(), where + ".value"), null, r.partition(), null));
+        }
+        return out;
+    }
+
+    /** The records of a request, their fields checked, keys and values still JSON. */
+    private static List<JsonRecord> jsonRecords(JsonObject request, Integer pathPartition) {
+        JsonArray records = recordsOf(request);
+        List<JsonRecord> out = new ArrayList<>(records.size());
         for (int i = 0; i < records.size(); i++) {
             String where = "records[" + i + "]";
             if (!(records.getValue(i) instanceof JsonObject record)) {
@@ -112,16 +197,14 @@ final class ProduceRequest {
                             + (field.equals("partition") ? " (the partition is in the path)" : ""));
                 }
             }
-            byte[] key = bytesOf(format, record.getValue("key"), where + ".key");
-            byte[] value = bytesOf(format, record.getValue("value"), where + ".value");
             Integer partition = pathPartition != null ? pathPartition
                     : partitionOf(record.getValue("partition"), where + ".partition");
-            out.add(new BrokerService.ProduceRecord(key, value, null, partition, null));
+            out.add(new JsonRecord(record.getValue("key"), record.getValue("value"), partition));
         }
         return out;
     }
 
-    private static JsonArray recordsOf(Buffer body) {
+    private static JsonObject requestOf(Buffer body) {
         if (body == null || body.length() == 0) {
             throw badRequest("The request has no body: send {\"records\":[{\"value\":…}, …]}");
         }
@@ -142,6 +225,10 @@ final class ProduceRequest {
                 throw unprocessable("Unrecognized field: " + field);
             }
         }
+        return request;
+    }
+
+    private static JsonArray recordsOf(JsonObject request) {
         Object records = request.getValue("records");
         if (records == null) {
             throw unprocessable("records must not be empty (was " + (request.containsKey("records") ? "null" : "missing") + ")");
@@ -171,6 +258,7 @@ final class ProduceRequest {
                     throw unprocessable(where + " contains invalid base64 encoding: " + e.getMessage());
                 }
             }
+            case AVRO -> throw new IllegalArgumentException("AVRO values are encoded with their schema");
         };
     }
 

@@ -2,6 +2,7 @@ package io.runnel.api.http;
 
 import java.util.List;
 
+import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
@@ -146,6 +147,10 @@ final class Replies {
             // The broker says "unknown topic or partition"; the topic's existence tells which.
             boolean exists = topic != null && topicExists(broker, topic);
             return new HttpApiException(exists ? ErrorCodes.PARTITION_NOT_FOUND : ErrorCodes.TOPIC_NOT_FOUND, message);
+        }
+        if (error instanceof InvalidRecordException) {
+            // Schema validation at the edge refused the batch; nothing of the request was written.
+            return new HttpApiException(ErrorCodes.INVALID_RECORD, message);
         }
         if (CLIENT_MISTAKES.stream().anyMatch(c -> c.isInstance(error))) {
             return new HttpApiException(ErrorCodes.KAFKA_BAD_REQUEST, message);

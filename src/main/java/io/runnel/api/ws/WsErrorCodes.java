@@ -2,6 +2,7 @@ package io.runnel.api.ws;
 
 import java.util.List;
 
+import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidGroupIdException;
@@ -36,6 +37,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link #PAYLOAD_TOO_LARGE}: a client message over the API's message limit.</li>
  *   <li>{@link #KAFKA_BAD_REQUEST}: the broker refused the request as the client's mistake, e.g.
  *       an offset outside the log ({@code OFFSET_OUT_OF_RANGE: …}).</li>
+ *   <li>{@link #INVALID_RECORD}: the topic's schema validation refused the record (Kafka's
+ *       INVALID_RECORD; the message says which part and why); nothing was written.</li>
  *   <li>{@link #KAFKA_ERROR}, {@link #KAFKA_RETRIABLE_ERROR}: the broker failed a record or a
  *       commit (a record too large for the topic, a rebalance, a storage failure); the message
  *       starts with Kafka's error name, as the HTTP API's per-record errors do.</li>
@@ -51,6 +54,7 @@ final class WsErrorCodes {
     static final int CONSUMER_STATE_CONFLICT = 40903;
     static final int PAYLOAD_TOO_LARGE = 413;
     static final int UNPROCESSABLE_ENTITY = 422;
+    static final int INVALID_RECORD = 42206;
     static final int INTERNAL_SERVER_ERROR = 500;
     static final int KAFKA_ERROR = 50002;
     static final int KAFKA_RETRIABLE_ERROR = 50003;
@@ -76,6 +80,9 @@ final class WsErrorCodes {
         }
         if (error instanceof UnknownTopicOrPartitionException) {
             return new WsException(topicExists ? PARTITION_NOT_FOUND : TOPIC_NOT_FOUND, messageOf(error));
+        }
+        if (error instanceof InvalidRecordException) {
+            return new WsException(INVALID_RECORD, kafkaMessage(error));
         }
         if (CLIENT_MISTAKES.stream().anyMatch(c -> c.isInstance(error))) {
             return new WsException(KAFKA_BAD_REQUEST, kafkaMessage(error));

@@ -145,13 +145,23 @@ class HttpApiBadInputTest {
         t.add(new Case("a record partition on the partition endpoint", Server.STRICT, POST, TOPIC + "/partitions/0",
                 JSON_V2, Buffer.buffer(record("\"partition\":0")), 422, ErrorCodes.UNPROCESSABLE_ENTITY));
 
-        // Content types: only the JSON and binary embedded formats of v2.
+        // Content types: the JSON, binary and Avro embedded formats of v2.
         t.add(produce("text/plain", "text/plain", ONE_JSON_RECORD, 415, ErrorCodes.UNSUPPORTED_MEDIA_TYPE));
         t.add(produce("plain application/json", "application/json", ONE_JSON_RECORD, 415,
                 ErrorCodes.UNSUPPORTED_MEDIA_TYPE));
         t.add(produce("no Content-Type", null, ONE_JSON_RECORD, 415, ErrorCodes.UNSUPPORTED_MEDIA_TYPE));
-        t.add(produce("Avro, not served yet", AVRO_V2,
-                "{\"value_schema\":\"\\\"int\\\"\",\"records\":[{\"value\":1}]}", 415, ErrorCodes.UNSUPPORTED_MEDIA_TYPE));
+        t.add(produce("Avro values without a value schema", AVRO_V2, "{\"records\":[{\"value\":1}]}", 422,
+                ErrorCodes.VALUE_SCHEMA_MISSING));
+        t.add(produce("Avro keys without a key schema", AVRO_V2,
+                "{\"value_schema_id\":1,\"records\":[{\"key\":1,\"value\":1}]}", 422, ErrorCodes.KEY_SCHEMA_MISSING));
+        t.add(produce("Avro schema text and id both", AVRO_V2,
+                "{\"value_schema\":\"\\\"int\\\"\",\"value_schema_id\":1,\"records\":[{\"value\":1}]}", 422,
+                ErrorCodes.UNPROCESSABLE_ENTITY));
+        t.add(produce("an Avro schema id that is not a number", AVRO_V2,
+                "{\"value_schema_id\":\"1\",\"records\":[{\"value\":1}]}", 400, ErrorCodes.BAD_REQUEST));
+        t.add(produce("Avro on a broker without a schema registry", AVRO_V2,
+                "{\"value_schema\":\"\\\"int\\\"\",\"records\":[{\"value\":1}]}", 500,
+                ErrorCodes.KAFKA_RETRIABLE_ERROR));
         t.add(produce("the v1 API", "application/vnd.kafka.json.v1+json", ONE_JSON_RECORD, 415,
                 ErrorCodes.UNSUPPORTED_MEDIA_TYPE));
 
