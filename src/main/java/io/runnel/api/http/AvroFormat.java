@@ -18,6 +18,7 @@ import org.apache.avro.io.JsonEncoder;
 import io.runnel.broker.BrokerService;
 import io.runnel.registry.RegistryException;
 import io.runnel.registry.SchemaRegistry;
+import io.runnel.registry.WireFormat;
 import io.vertx.core.Future;
 import io.vertx.core.json.Json;
 
@@ -130,25 +131,6 @@ final class AvroFormat {
      *         unknown id, bytes that do not decode with the schema
      */
     static String toJson(SchemaRegistry registry, byte[] payload) {
-        if (payload.length < 5 || payload[0] != 0) {
-            throw new IllegalArgumentException("it is not in the schema wire format (magic byte 0, then a 4-byte schema id)");
-        }
-        int id = ByteBuffer.wrap(payload, 1, 4).getInt();
-        Schema schema = registry.registeredSchema(id);
-        if (schema == null) {
-            throw new IllegalArgumentException("its schema id " + id + " is not registered");
-        }
-        try {
-            Object datum = new GenericDatumReader<>(schema)
-                    .read(null, DecoderFactory.get().binaryDecoder(payload, 5, payload.length - 5, null));
-            ByteArrayOutputStream out = new ByteArrayOutputStream(payload.length * 2);
-            JsonEncoder encoder = EncoderFactory.get().jsonEncoder(schema, out);
-            new GenericDatumWriter<>(schema).write(datum, encoder);
-            encoder.flush();
-            return out.toString(StandardCharsets.UTF_8);
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException("it does not decode with schema " + id + ": "
-                    + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()));
-        }
+        return WireFormat.toJson(registry, payload);
     }
 }

@@ -26,6 +26,8 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 
 import io.runnel.broker.BrokerService;
+import io.runnel.registry.SchemaRegistry;
+import io.runnel.registry.WireFormat;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -304,6 +306,14 @@ final class Frames {
      * most of the work of a subscription.
      */
     static String record(String topic, int partition, Record r, Format format) {
+        return record(topic, partition, r, format, null);
+    }
+
+    /**
+     * A record frame; with {@code format=json} and a registry, keys and values in the schema wire
+     * format of a registered schema are shown as their Avro JSON (anything else as before).
+     */
+    static String record(String topic, int partition, Record r, Format format, SchemaRegistry registry) {
         StringBuilder b = new StringBuilder(96 + topic.length() + 2 * (Math.max(0, r.keySize()) + Math.max(0, r.valueSize())));
         b.append("{\"type\":\"record\",\"topic\":");
         quote(b, topic);
@@ -311,9 +321,9 @@ final class Frames {
                 .append(",\"offset\":").append(r.offset())
                 .append(",\"timestamp\":").append(r.timestamp())
                 .append(",\"key\":");
-        boolean keyBase64 = payload(b, r.key(), format);
+        boolean keyBase64 = payload(b, r.key(), format, registry);
         b.append(",\"value\":");
-        boolean valueBase64 = payload(b, r.value(), format);
+        boolean valueBase64 = payload(b, r.value(), format, registry);
         b.append(",\"headers\":{");
         Header[] headers = r.headers();
         for (int i = 0; i < headers.length; i++) {
@@ -335,7 +345,7 @@ final class Frames {
     }
 
     /** Appends a key or value; true when JSON format had to fall back to base64 (bytes that are not UTF-8). */
-    private static boolean payload(StringBuilder b, ByteBuffer bytes, Format format) {
+    private static boolean payload(StringBuilder b, ByteBuffer bytes, Format format, SchemaRegistry registry) {
         if (bytes == null) {
             b.append("null");
             return false;
@@ -345,6 +355,14 @@ final class Frames {
         if (format == Format.BINARY) {
             b.append('"').append(Base64.getEncoder().encodeToString(raw)).append('"');
             return false;
+        }
+        if (registry != null && WireFormat.looksLikeWireFormat(raw)) {
+            try {
+                b.append(WireFormat.toJson(registry, raw));
+                return false;
+            } catch (IllegalArgumentException notAvro) {
+                // not a registered schema's record after all: shown like any other bytes below
+            }
         }
         String text = utf8(raw);
         if (text == null) {

@@ -426,7 +426,8 @@ final class SubscriberSession implements WebSocketApi.Session {
                 if (r.offset() < c.fetchOffset) {
                     continue;
                 }
-                String frame = Frames.record(request.topic(), c.partition, r, request.format());
+                String frame = Frames.record(request.topic(), c.partition, r, request.format(),
+                        broker.schemaRegistry().orElse(null));
                 outbox.add(new Outgoing(c, r.offset(), frame));
                 outboxChars += frame.length();
                 c.fetchOffset = r.offset() + 1;
