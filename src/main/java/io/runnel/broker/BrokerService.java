@@ -331,6 +331,33 @@ public final class BrokerService {
         }
     }
 
+    /** DeleteRecords for one partition (see {@link Partition#deleteRecordsBefore}); answers the new log start offset. */
+    public Future<Long> deleteRecords(String topic, int partition, long beforeOffset) {
+        try {
+            return onCaller(topics.partition(topic, partition).deleteRecordsBefore(beforeOffset));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+    }
+
+    /** ListOffsets MAX_TIMESTAMP for one partition (see {@link Partition#offsetOfMaxTimestamp}). */
+    public Future<java.util.Optional<io.runnel.log.TimestampOffset>> offsetOfMaxTimestamp(String topic, int partition) {
+        try {
+            return onCaller(topics.partition(topic, partition).offsetOfMaxTimestamp());
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+    }
+
+    /** DescribeProducers for one partition (see {@link Partition#activeProducers}). */
+    public Future<List<io.runnel.log.Log.ProducerSnapshot>> activeProducers(String topic, int partition) {
+        try {
+            return onCaller(topics.partition(topic, partition).activeProducers());
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+    }
+
     /**
      * Brings the group lag gauges up to date with every group's committed offsets (call before a
      * scrape). The gauges read the partition's published high watermark at scrape time, so the

@@ -292,6 +292,48 @@ public final class Partition {
         });
     }
 
+    /** DeleteRecords' "up to the high watermark". */
+    public static final long HIGH_WATERMARK = -1;
+
+    /**
+     * DeleteRecords: makes {@code offset} ({@link #HIGH_WATERMARK} for the high watermark) the log
+     * start offset, durably (the checkpoint is written before the answer), and returns the new log
+     * start offset, Kafka's "low watermark". Readers below it get OFFSET_OUT_OF_RANGE at once;
+     * segments wholly below it are deleted by the next maintenance pass.
+     *
+     * @throws org.apache.kafka.common.errors.OffsetOutOfRangeException past the high watermark or below -1
+     */
+    public Future<Long> deleteRecordsBefore(long offset) {
+        return onContext(() -> {
+            if (closed) {
+                return Future.failedFuture(new KafkaStorageException("Partition " + name + " is closed"));
+            }
+            if (offset < HIGH_WATERMARK) {
+                return Future.failedFuture(new org.apache.kafka.common.errors.OffsetOutOfRangeException(
+                        "Cannot delete records before offset " + offset));
+            }
+            long lowWatermark = log.advanceLogStartOffset(offset == HIGH_WATERMARK ? log.highWatermark() : offset);
+            if (!log.checkpointDirty()) {
+                return Future.succeededFuture(lowWatermark);
+            }
+            return blocking(() -> {
+                log.writeCheckpoint();
+                return lowWatermark;
+            });
+        });
+    }
+
+    /** ListOffsets MAX_TIMESTAMP: the record with the largest timestamp below the high watermark, if any. */
+    public Future<java.util.Optional<io.runnel.log.TimestampOffset>> offsetOfMaxTimestamp() {
+        return onContext(() -> Future.succeededFuture(log.offsetOfMaxTimestamp()
+                .filter(t -> t.offset() < log.highWatermark())));
+    }
+
+    /** DescribeProducers: the idempotent producers this partition's log keeps state for. */
+    public Future<List<Log.ProducerSnapshot>> activeProducers() {
+        return onContext(() -> Future.succeededFuture(log.activeProducers()));
+    }
+
     // ---------------------------------------------------------------- maintenance
 
     /**

@@ -212,11 +212,24 @@ public final class TopicManager {
 
     /** Sets and removes config overrides of a topic; the new config applies to its logs at once. */
     public Future<Topic> alterConfigs(String name, Map<String, String> set, Set<String> delete) {
-        return serialised(() -> {
-            Topic t = topic(name);
-            Map<String, String> overrides = new TreeMap<>(t.configOverrides());
+        return changeConfigs(name, current -> {
+            Map<String, String> overrides = new TreeMap<>(current);
             overrides.keySet().removeAll(delete);
             overrides.putAll(set);
+            return overrides;
+        });
+    }
+
+    /** Replaces all config overrides of a topic with {@code overrides} (Kafka's legacy AlterConfigs). */
+    public Future<Topic> replaceConfigs(String name, Map<String, String> overrides) {
+        return changeConfigs(name, current -> new TreeMap<>(overrides));
+    }
+
+    private Future<Topic> changeConfigs(String name,
+                                        java.util.function.Function<Map<String, String>, Map<String, String>> change) {
+        return serialised(() -> {
+            Topic t = topic(name);
+            Map<String, String> overrides = change.apply(t.configOverrides());
             LogConfig config = configFor(overrides);
             Map<String, String> frozen = Map.copyOf(overrides);
             return blocking(() -> {

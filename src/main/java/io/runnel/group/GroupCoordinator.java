@@ -1,20 +1,25 @@
 package io.runnel.group;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.errors.CoordinatorNotAvailableException;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.errors.GroupNotEmptyException;
+import org.apache.kafka.common.errors.GroupSubscribedToTopicException;
 import org.apache.kafka.common.errors.IllegalGenerationException;
 import org.apache.kafka.common.errors.InconsistentGroupProtocolException;
 import org.apache.kafka.common.errors.InvalidGroupIdException;
@@ -34,7 +39,7 @@ import io.vertx.core.Vertx;
 
 /**
  * Kafka's classic group coordinator (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
- * OffsetFetch, ListGroups, DescribeGroups, DeleteGroups), protocol-agnostic: the HTTP API's
+ * OffsetFetch, OffsetDelete, ListGroups, DescribeGroups, DeleteGroups), protocol-agnostic: the HTTP API's
  * consumer instances, {@link GroupMember} and the Kafka protocol adapter all call it.
  *
  * <h2>Model</h2>
@@ -687,6 +692,74 @@ public final class GroupCoordinator {
             }
             return Future.succeededFuture(found);
         });
+    }
+
+    /**
+     * OffsetDelete: forgets the committed offsets of {@code partitions}, with tombstones in the
+     * store, and answers each partition's outcome (null for deleted, also when nothing was
+     * committed). As in Kafka, a group with members keeps the offsets of topics its consumers are
+     * subscribed to ({@link GroupSubscribedToTopicException}): they would be committed again at
+     * once, or worse, reset. {@link GroupIdNotFoundException} for an unknown group.
+     */
+    public Future<Map<TopicPartition, ApiException>> deleteOffsets(String groupId, Collection<TopicPartition> partitions) {
+        return call(() -> {
+            checkGroupId(groupId);
+            ClassicGroup group = groups.get(groupId);
+            if (group == null || group.is(GroupState.DEAD)) {
+                throw new GroupIdNotFoundException("Group " + groupId + " does not exist");
+            }
+            Set<String> subscribed = subscribedTopics(group);
+            Map<TopicPartition, ApiException> outcome = new HashMap<>();
+            List<TopicPartition> deleting = new ArrayList<>();
+            for (TopicPartition tp : partitions) {
+                if (subscribed.contains(tp.topic())) {
+                    outcome.put(tp, new GroupSubscribedToTopicException("Group " + groupId + " has members subscribed to "
+                            + tp.topic()));
+                } else {
+                    outcome.put(tp, null);
+                    if (group.offsets.containsKey(tp)) {
+                        deleting.add(tp);
+                    }
+                }
+            }
+            if (deleting.isEmpty()) {
+                return Future.succeededFuture(outcome);
+            }
+            MemoryRecords tombstones = GroupRecords.offsetTombstones(groupId, deleting, System.currentTimeMillis());
+            return Contexts.deliverOn(context, store.append(partitionOf(groupId), tombstones)).transform(appended -> {
+                if (appended.failed()) {
+                    return Future.failedFuture(new CoordinatorNotAvailableException("Deleting offsets of group " + groupId
+                            + " failed", appended.cause()));
+                }
+                deleting.forEach(group.offsets::remove);
+                return Future.succeededFuture(outcome);
+            });
+        });
+    }
+
+    /**
+     * The topics the members of a consumer group subscribe to, from their subscriptions for the
+     * group's protocol (kafka-clients' consumer protocol); empty for an empty group or another
+     * protocol type. A subscription that does not parse counts as none, as in Kafka.
+     */
+    private static Set<String> subscribedTopics(ClassicGroup group) {
+        Set<String> topics = new HashSet<>();
+        if (!ConsumerProtocol.PROTOCOL_TYPE.equals(group.protocolType) || group.protocolName == null) {
+            return topics;
+        }
+        for (ClassicMember m : group.members()) {
+            if (!m.supports(group.protocolName)) {
+                continue;
+            }
+            try {
+                topics.addAll(ConsumerProtocol.deserializeSubscription(ByteBuffer.wrap(m.metadata(group.protocolName)))
+                        .topics());
+            } catch (RuntimeException e) {
+                LOG.debug("Member {} of group {} has a subscription that does not parse: {}", m.memberId, group.groupId,
+                        e.toString());
+            }
+        }
+        return topics;
     }
 
     // ---------------------------------------------------------------- admin

@@ -81,6 +81,13 @@ public final class GroupRecords {
         return batch.build();
     }
 
+    /** One batch of tombstones for {@code partitions}' committed offsets only (OffsetDelete; the group stays). */
+    public static MemoryRecords offsetTombstones(String groupId, Collection<TopicPartition> partitions, long nowMs) {
+        MemoryRecordsBuilder batch = builder(partitions.size());
+        partitions.forEach(tp -> batch.append(nowMs, offsetKey(groupId, tp), (byte[]) null));
+        return batch.build();
+    }
+
     private static MemoryRecordsBuilder builder(int records) {
         return MemoryRecords.builder(ByteBuffer.allocate(256 + records * 256), Compression.NONE,
                 TimestampType.CREATE_TIME, 0L);

@@ -579,6 +579,32 @@ public final class Log implements AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * The record with the largest timestamp at or after the log start offset (ListOffsets'
+     * MAX_TIMESTAMP), the first of several that share it; empty when no record has a timestamp.
+     */
+    public Optional<TimestampOffset> offsetOfMaxTimestamp() {
+        ensureOpen();
+        long max = -1;
+        for (Segment s : segments.values()) {
+            if (s.nextOffset() > logStartOffset) {
+                max = Math.max(max, s.maxTimestamp());
+            }
+        }
+        return max < 0 ? Optional.empty() : offsetForTimestamp(max);
+    }
+
+    /** An idempotent producer this log knows: its epoch and its last batch (DescribeProducers). */
+    public record ProducerSnapshot(long producerId, short producerEpoch, int lastSequence, long lastTimestampMs,
+                                   long lastOffset) {
+    }
+
+    /** The producers whose state this log keeps (rebuilt from the log on open), by producer id. */
+    public List<ProducerSnapshot> activeProducers() {
+        ensureOpen();
+        return producers.snapshot();
+    }
+
     // ---------------------------------------------------------------- offsets
 
     public long logStartOffset() {

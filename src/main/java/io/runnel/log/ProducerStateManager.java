@@ -33,6 +33,8 @@ final class ProducerStateManager {
 
     private static final class ProducerEntry {
         short epoch;
+        /** The largest timestamp of the producer's last batch. */
+        long lastTimestampMs = RecordBatch.NO_TIMESTAMP;
         final ArrayDeque<BatchMetadata> batches = new ArrayDeque<>();
     }
 
@@ -100,6 +102,7 @@ final class ProducerStateManager {
             e.epoch = h.producerEpoch();
             e.batches.clear();
         }
+        e.lastTimestampMs = h.maxTimestamp();
         if (h.baseSequence() == RecordBatch.NO_SEQUENCE) {
             return;
         }
@@ -112,6 +115,18 @@ final class ProducerStateManager {
     /** Forgets everything (before a rebuild after truncation). */
     void clear() {
         producers.clear();
+    }
+
+    /** Every producer with a batch on record, by producer id. */
+    java.util.List<Log.ProducerSnapshot> snapshot() {
+        java.util.List<Log.ProducerSnapshot> out = new java.util.ArrayList<>();
+        new java.util.TreeMap<>(producers).forEach((id, e) -> {
+            if (!e.batches.isEmpty()) {
+                BatchMetadata last = e.batches.peekLast();
+                out.add(new Log.ProducerSnapshot(id, e.epoch, last.lastSeq(), e.lastTimestampMs, last.lastOffset()));
+            }
+        });
+        return out;
     }
 
     /** The last offset each producer wrote, for compaction to keep a producer's last batch. */

@@ -392,4 +392,41 @@ class GroupCoordinatorTest {
         assertThat(await(coordinator.listGroups())).as("still gone after a restart").isEmpty();
         assertThat(await(coordinator.fetchOffsets("g", null))).isEmpty();
     }
+
+    @Test
+    void deletingOffsetsSparesTopicsTheMembersAreSubscribedToAndForgetsTheRest(Vertx vertx) throws Exception {
+        start(vertx);
+        TopicPartition audit0 = new TopicPartition("audit", 0);
+        byte[] subscription = org.apache.kafka.common.utils.Utils.toArray(
+                org.apache.kafka.clients.consumer.internals.ConsumerProtocol.serializeSubscription(
+                        new org.apache.kafka.clients.consumer.ConsumerPartitionAssignor.Subscription(List.of("orders"))));
+        JoinResult only = await(coordinator.join(new JoinRequest("g", "", null, "client", "consumer",
+                List.of(new Protocol("range", subscription)), SESSION_MS, REBALANCE_MS)));
+        await(sync("g", only, Map.of(only.memberId(), bytes("A"))));
+        await(coordinator.commitOffsets("g", only.generationId(), only.memberId(),
+                Map.of(ORDERS_0, new OffsetAndMetadata(5), audit0, new OffsetAndMetadata(8))));
+
+        Map<TopicPartition, org.apache.kafka.common.errors.ApiException> outcome =
+                await(coordinator.deleteOffsets("g", List.of(ORDERS_0, audit0, ORDERS_1)));
+
+        assertThat(outcome.get(ORDERS_0)).as("a subscribed topic keeps its offsets")
+                .isInstanceOf(org.apache.kafka.common.errors.GroupSubscribedToTopicException.class);
+        assertThat(outcome.get(ORDERS_1)).as("even a partition with none committed")
+                .isInstanceOf(org.apache.kafka.common.errors.GroupSubscribedToTopicException.class);
+        assertThat(outcome).containsEntry(audit0, null);
+        assertThat(await(coordinator.fetchOffsets("g", null))).containsOnly(Map.entry(ORDERS_0, new OffsetAndMetadata(5)));
+        assertThat(store.entriesOf("g")).last().isEqualTo(new GroupRecords.OffsetCommit("g", audit0, null, -1));
+
+        await(coordinator.leave("g", only.memberId()));
+        assertThat(await(coordinator.deleteOffsets("g", List.of(ORDERS_0)))).as("an empty group spares nothing")
+                .containsEntry(ORDERS_0, null);
+        assertThat(await(coordinator.fetchOffsets("g", null))).isEmpty();
+        assertThatThrownBy(() -> await(coordinator.deleteOffsets("nobody", List.of(ORDERS_0))))
+                .isInstanceOf(GroupIdNotFoundException.class);
+
+        await(coordinator.close());
+        start(vertx);
+        assertThat(await(coordinator.fetchOffsets("g", null))).as("still gone after a restart").isEmpty();
+        assertThat(await(coordinator.listGroups())).extracting(GroupCoordinator.GroupOverview::groupId).containsExactly("g");
+    }
 }

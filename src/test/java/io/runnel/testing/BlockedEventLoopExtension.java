@@ -65,8 +65,9 @@ import org.junit.jupiter.api.extension.ReflectiveInvocationContext;
  *       fails the test if any block was recorded and not drained. With a class-scoped
  *       {@code Vertx} each check covers what happened since the one before, and a last check
  *       after {@code @AfterAll} fails the class.</li>
- *   <li>A block caught while the thread loads or initialises a class is logged, not failed: the
- *       JVM does that once per class, and only a busy machine makes it slow. So is one whose thread
+ *   <li>A block caught while the thread loads, defines or initialises a class (lambda classes
+ *       and annotations read on first use included) is logged, not failed: the JVM does that once
+ *       per class, and only a busy machine makes it slow. So is one whose thread
  *       is found back in its IO wait: the long task is over and cannot be named.</li>
  *   <li>Only event-loop threads count. Worker threads ({@code executeBlocking}, worker
  *       verticles) keep Vert.x's default limit and are logged, not failed.</li>
@@ -435,13 +436,18 @@ public final class BlockedEventLoopExtension
         static boolean isLoadingClasses(StackTraceElement[] stack) {
             for (StackTraceElement frame : stack) {
                 String method = frame.getMethodName();
-                if (method.equals("<clinit>") || (frame.getClassName().equals("java.lang.ClassLoader")
-                        && (method.equals("loadClass") || method.equals("defineClass")))) {
+                String type = frame.getClassName();
+                if (method.equals("<clinit>") || method.startsWith("defineClass") || method.equals("defineHiddenClass")
+                        || (type.equals("java.lang.ClassLoader") && method.equals("loadClass"))
+                        // lambdas and method handles spun up on first use, annotations read on first use
+                        || type.startsWith("java.lang.invoke.InnerClassLambdaMetafactory")
+                        || type.startsWith("sun.reflect.annotation.")) {
                     return true;
                 }
             }
             return false;
         }
+
 
         /** Folds a report into its block, drained or not; returns true if it is a new one. Holds the lock. */
         private boolean record(String threadName, long startNanos, long blockedMs, long limitMs,

@@ -14,6 +14,8 @@ import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.InvalidRequestException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.message.AlterConfigsRequestData;
+import org.apache.kafka.common.message.AlterConfigsResponseData;
 import org.apache.kafka.common.message.CreatePartitionsRequestData;
 import org.apache.kafka.common.message.CreatePartitionsResponseData;
 import org.apache.kafka.common.message.CreateTopicsRequestData;
@@ -31,13 +33,14 @@ import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.requests.DescribeConfigsResponse;
 
 import io.runnel.broker.BrokerService;
+import io.runnel.config.ConfigException;
 import io.runnel.broker.TopicConfigs;
 import io.runnel.broker.TopicManager;
 import io.vertx.core.Future;
 
 /**
  * The Kafka APIs that describe and change the cluster's shape: Metadata, CreateTopics,
- * DeleteTopics, CreatePartitions, DescribeConfigs, IncrementalAlterConfigs and DescribeCluster,
+ * DeleteTopics, CreatePartitions, DescribeConfigs, IncrementalAlterConfigs, AlterConfigs and DescribeCluster,
  * each a translation onto the broker's {@link TopicManager}. Stateless.
  *
  * <p>A single node is a cluster of one: this broker is the controller, and the leader and only
@@ -65,11 +68,19 @@ final class AdminApis {
 
     Future<MetadataResponseData> metadata(MetadataRequestData request, short version) {
         Set<String> names;
+        // Topics asked for by id alone (a null name, v10+): we keep no ids, so none is known.
+        List<Uuid> unknownIds = new ArrayList<>();
         if (request.topics() == null || (version == 0 && request.topics().isEmpty())) {
             names = new LinkedHashSet<>(topics().topicNames());
         } else {
             names = new LinkedHashSet<>();
-            request.topics().forEach(t -> names.add(t.name()));
+            request.topics().forEach(t -> {
+                if (t.name() != null) {
+                    names.add(t.name());
+                } else {
+                    unknownIds.add(t.topicId());
+                }
+            });
         }
         boolean mayCreate = autoCreateTopics && (version < 4 || request.allowAutoTopicCreation());
         Map<String, Future<?>> creating = new java.util.LinkedHashMap<>();
@@ -86,6 +97,8 @@ final class AdminApis {
                     .setControllerId(self.id());
             response.brokers().add(new MetadataResponseData.MetadataResponseBroker()
                     .setNodeId(self.id()).setHost(self.host()).setPort(self.port()));
+            unknownIds.forEach(id -> response.topics().add(new MetadataResponseData.MetadataResponseTopic()
+                    .setName(null).setTopicId(id).setErrorCode(Errors.UNKNOWN_TOPIC_ID.code())));
             for (String name : ordered) {
                 MetadataResponseData.MetadataResponseTopic topic = new MetadataResponseData.MetadataResponseTopic()
                         .setName(name).setTopicId(Uuid.ZERO_UUID).setIsInternal(name.startsWith("__"));
@@ -259,6 +272,45 @@ final class AdminApis {
                 continue;
             }
             altering.add(topics().alterConfigs(resource.resourceName(), set, delete)
+                    .onFailure(e -> result.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage())));
+        }
+        return Future.join(altering).transform(x -> Future.succeededFuture(response));
+    }
+
+    /**
+     * AlterConfigs (the legacy form): each topic's overrides become exactly the configs sent; a
+     * config left out returns to its default. With {@code validateOnly} the values are checked and
+     * nothing changes.
+     */
+    Future<AlterConfigsResponseData> alterConfigs(AlterConfigsRequestData request) {
+        AlterConfigsResponseData response = new AlterConfigsResponseData();
+        List<Future<?>> altering = new ArrayList<>();
+        for (AlterConfigsRequestData.AlterConfigsResource resource : request.resources()) {
+            AlterConfigsResponseData.AlterConfigsResourceResponse result = new AlterConfigsResponseData.AlterConfigsResourceResponse()
+                    .setResourceType(resource.resourceType()).setResourceName(resource.resourceName());
+            response.responses().add(result);
+            if (resource.resourceType() != ConfigResource.Type.TOPIC.id()) {
+                result.setErrorCode(Errors.INVALID_REQUEST.code())
+                        .setErrorMessage("Only topic configs can be altered; broker settings live in conf/runnel.properties");
+                continue;
+            }
+            Map<String, String> overrides = new HashMap<>();
+            resource.configs().forEach(c -> {
+                if (c.value() != null) {
+                    overrides.put(c.name(), c.value());
+                }
+            });
+            if (request.validateOnly()) {
+                try {
+                    topics().topic(resource.resourceName()).config().with(overrides);
+                } catch (UnknownTopicOrPartitionException e) {
+                    result.setErrorCode(Errors.UNKNOWN_TOPIC_OR_PARTITION.code()).setErrorMessage(e.getMessage());
+                } catch (ConfigException e) {
+                    result.setErrorCode(Errors.INVALID_CONFIG.code()).setErrorMessage(e.getMessage());
+                }
+                continue;
+            }
+            altering.add(topics().replaceConfigs(resource.resourceName(), overrides)
                     .onFailure(e -> result.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage())));
         }
         return Future.join(altering).transform(x -> Future.succeededFuture(response));

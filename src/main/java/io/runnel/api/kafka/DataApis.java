@@ -1,10 +1,13 @@
 package io.runnel.api.kafka;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.kafka.common.errors.KafkaStorageException;
+import org.apache.kafka.common.message.DeleteRecordsRequestData;
+import org.apache.kafka.common.message.DeleteRecordsResponseData;
+import org.apache.kafka.common.message.DescribeProducersRequestData;
+import org.apache.kafka.common.message.DescribeProducersResponseData;
 import org.apache.kafka.common.message.FetchRequestData;
 import org.apache.kafka.common.message.FetchResponseData;
 import org.apache.kafka.common.message.InitProducerIdRequestData;
@@ -25,8 +28,12 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 
 /**
- * The Kafka APIs that move records: Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and
- * InitProducerId, each a translation onto the {@link BrokerService}. Stateless.
+ * The Kafka APIs that move records: Produce, Fetch, ListOffsets, OffsetForLeaderEpoch,
+ * DeleteRecords, InitProducerId and DescribeProducers, each a translation onto the
+ * {@link BrokerService}. Stateless.
+ *
+ * <p>Fetch answers carry {@link SegmentRecords}: the batches stay in their segment files and are
+ * sent from there when the response is written, never copied into the heap.
  *
  * <p>A single node is a cluster of one: this broker leads every partition in leader epoch
  * {@value #LEADER_EPOCH}, so OffsetForLeaderEpoch answers the high watermark for that epoch.
@@ -135,12 +142,13 @@ final class DataApis {
                     answer.setRecords(MemoryRecords.EMPTY);
                     continue;
                 }
-                try {
-                    answer.setRecords(read.slice().readRecords());
-                } catch (IOException e) {
-                    answer.setErrorCode(Errors.KAFKA_STORAGE_ERROR.code()).setRecords(MemoryRecords.EMPTY);
+                if (!read.slice().channel().isOpen()) {
+                    // The segment went (retention, compaction, deletion) after the read: nothing to send
+                    // this time; the next fetch reads from whatever holds the offset now.
+                    answer.setRecords(MemoryRecords.EMPTY);
                     continue;
                 }
+                answer.setRecords(new SegmentRecords(read.slice()));
                 total += read.slice().sizeBytes();
             }
             return Future.succeededFuture(total);
@@ -177,6 +185,13 @@ final class DataApis {
                 Future<?> lookup;
                 if (ts == ListOffsetsRequest.EARLIEST_TIMESTAMP || ts == ListOffsetsRequest.LATEST_TIMESTAMP) {
                     lookup = broker.listOffset(topic.name(), p.partitionIndex(), ts).onSuccess(answer::setOffset);
+                } else if (ts == ListOffsetsRequest.EARLIEST_LOCAL_TIMESTAMP) {
+                    // No tiered storage: every record is local, so the earliest local offset is the log start.
+                    lookup = broker.listOffset(topic.name(), p.partitionIndex(), ListOffsetsRequest.EARLIEST_TIMESTAMP)
+                            .onSuccess(answer::setOffset);
+                } else if (ts == ListOffsetsRequest.MAX_TIMESTAMP) {
+                    lookup = broker.offsetOfMaxTimestamp(topic.name(), p.partitionIndex()).onSuccess(found ->
+                            found.ifPresent(t -> answer.setOffset(t.offset()).setTimestamp(t.timestamp())));
                 } else if (ts >= 0) {
                     lookup = broker.offsetForTimestamp(topic.name(), p.partitionIndex(), ts).onSuccess(found ->
                             found.ifPresent(t -> answer.setOffset(t.offset()).setTimestamp(t.timestamp())));
@@ -185,6 +200,57 @@ final class DataApis {
                     continue;
                 }
                 lookups.add(lookup.onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
+            }
+        }
+        return Future.join(lookups).transform(x -> Future.succeededFuture(response));
+    }
+
+    /**
+     * DeleteRecords: moves each partition's log start offset up to the offset asked (-1: the high
+     * watermark) and answers the new one as its low watermark.
+     */
+    Future<DeleteRecordsResponseData> deleteRecords(DeleteRecordsRequestData request) {
+        DeleteRecordsResponseData response = new DeleteRecordsResponseData();
+        List<Future<?>> deleting = new ArrayList<>();
+        for (DeleteRecordsRequestData.DeleteRecordsTopic topic : request.topics()) {
+            DeleteRecordsResponseData.DeleteRecordsTopicResult topicResult =
+                    new DeleteRecordsResponseData.DeleteRecordsTopicResult().setName(topic.name());
+            response.topics().add(topicResult);
+            for (DeleteRecordsRequestData.DeleteRecordsPartition p : topic.partitions()) {
+                DeleteRecordsResponseData.DeleteRecordsPartitionResult answer =
+                        new DeleteRecordsResponseData.DeleteRecordsPartitionResult()
+                                .setPartitionIndex(p.partitionIndex()).setLowWatermark(-1);
+                topicResult.partitions().add(answer);
+                deleting.add(broker.deleteRecords(topic.name(), p.partitionIndex(), p.offset())
+                        .onSuccess(answer::setLowWatermark)
+                        .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
+            }
+        }
+        return Future.join(deleting).transform(x -> Future.succeededFuture(response));
+    }
+
+    /**
+     * DescribeProducers: the idempotent producers each partition's log keeps state for. No
+     * transactions are served, so there is never a coordinator epoch or an open transaction.
+     */
+    Future<DescribeProducersResponseData> describeProducers(DescribeProducersRequestData request) {
+        DescribeProducersResponseData response = new DescribeProducersResponseData();
+        List<Future<?>> lookups = new ArrayList<>();
+        for (DescribeProducersRequestData.TopicRequest topic : request.topics()) {
+            DescribeProducersResponseData.TopicResponse topicResponse =
+                    new DescribeProducersResponseData.TopicResponse().setName(topic.name());
+            response.topics().add(topicResponse);
+            for (int partition : topic.partitionIndexes()) {
+                DescribeProducersResponseData.PartitionResponse answer =
+                        new DescribeProducersResponseData.PartitionResponse().setPartitionIndex(partition);
+                topicResponse.partitions().add(answer);
+                lookups.add(broker.activeProducers(topic.name(), partition)
+                        .onSuccess(producers -> producers.forEach(s -> answer.activeProducers().add(
+                                new DescribeProducersResponseData.ProducerState().setProducerId(s.producerId())
+                                        .setProducerEpoch(s.producerEpoch()).setLastSequence(s.lastSequence())
+                                        .setLastTimestamp(s.lastTimestampMs()).setCoordinatorEpoch(-1)
+                                        .setCurrentTxnStartOffset(-1))))
+                        .onFailure(e -> answer.setErrorCode(Errors.forException(e).code()).setErrorMessage(e.getMessage())));
             }
         }
         return Future.join(lookups).transform(x -> Future.succeededFuture(response));

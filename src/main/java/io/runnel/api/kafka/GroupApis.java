@@ -23,6 +23,9 @@ import org.apache.kafka.common.message.LeaveGroupResponseData;
 import org.apache.kafka.common.message.ListGroupsResponseData;
 import org.apache.kafka.common.message.OffsetCommitRequestData;
 import org.apache.kafka.common.message.OffsetCommitResponseData;
+import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.message.OffsetDeleteRequestData;
+import org.apache.kafka.common.message.OffsetDeleteResponseData;
 import org.apache.kafka.common.message.OffsetFetchRequestData;
 import org.apache.kafka.common.message.OffsetFetchResponseData;
 import org.apache.kafka.common.message.SyncGroupRequestData;
@@ -147,6 +150,11 @@ final class GroupApis {
                 OffsetCommitResponseData.OffsetCommitResponsePartition answer =
                         new OffsetCommitResponseData.OffsetCommitResponsePartition().setPartitionIndex(p.partitionIndex());
                 topicResponse.partitions().add(answer);
+                if (p.committedOffset() < 0) {
+                    // No position in a log; Kafka's clients never send one (OffsetAndMetadata refuses it).
+                    answer.setErrorCode(Errors.INVALID_REQUEST.code());
+                    continue;
+                }
                 answers.add(answer);
                 offsets.put(new TopicPartition(topic.name(), p.partitionIndex()),
                         new OffsetAndMetadata(p.committedOffset(), p.committedMetadata()));
@@ -231,5 +239,26 @@ final class GroupApis {
             deleting.add(groups().deleteGroup(groupId).onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
         }
         return Future.join(deleting).transform(x -> Future.succeededFuture(response));
+    }
+
+    /** OffsetDelete: a group's committed offsets forgotten, except for topics its members consume. */
+    Future<OffsetDeleteResponseData> deleteOffsets(OffsetDeleteRequestData request) {
+        List<TopicPartition> partitions = new ArrayList<>();
+        request.topics().forEach(t -> t.partitions().forEach(p -> partitions.add(new TopicPartition(t.name(), p.partitionIndex()))));
+        return groups().deleteOffsets(request.groupId(), partitions).map(outcome -> {
+            OffsetDeleteResponseData response = new OffsetDeleteResponseData();
+            for (OffsetDeleteRequestData.OffsetDeleteRequestTopic t : request.topics()) {
+                OffsetDeleteResponseData.OffsetDeleteResponseTopic topic =
+                        new OffsetDeleteResponseData.OffsetDeleteResponseTopic().setName(t.name());
+                response.topics().add(topic);
+                for (OffsetDeleteRequestData.OffsetDeleteRequestPartition p : t.partitions()) {
+                    ApiException error = outcome.get(new TopicPartition(t.name(), p.partitionIndex()));
+                    topic.partitions().add(new OffsetDeleteResponseData.OffsetDeleteResponsePartition()
+                            .setPartitionIndex(p.partitionIndex())
+                            .setErrorCode(error == null ? Errors.NONE.code() : Errors.forException(error).code()));
+                }
+            }
+            return response;
+        }).otherwise(e -> new OffsetDeleteResponseData().setErrorCode(Errors.forException(e).code()));
     }
 }

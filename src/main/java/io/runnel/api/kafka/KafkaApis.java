@@ -1,12 +1,15 @@
 package io.runnel.api.kafka;
 
+import org.apache.kafka.common.message.AlterConfigsRequestData;
 import org.apache.kafka.common.message.ApiVersionsResponseData;
 import org.apache.kafka.common.message.CreatePartitionsRequestData;
 import org.apache.kafka.common.message.CreateTopicsRequestData;
 import org.apache.kafka.common.message.DeleteGroupsRequestData;
+import org.apache.kafka.common.message.DeleteRecordsRequestData;
 import org.apache.kafka.common.message.DeleteTopicsRequestData;
 import org.apache.kafka.common.message.DescribeConfigsRequestData;
 import org.apache.kafka.common.message.DescribeGroupsRequestData;
+import org.apache.kafka.common.message.DescribeProducersRequestData;
 import org.apache.kafka.common.message.FetchRequestData;
 import org.apache.kafka.common.message.FindCoordinatorRequestData;
 import org.apache.kafka.common.message.HeartbeatRequestData;
@@ -17,6 +20,7 @@ import org.apache.kafka.common.message.LeaveGroupRequestData;
 import org.apache.kafka.common.message.ListOffsetsRequestData;
 import org.apache.kafka.common.message.MetadataRequestData;
 import org.apache.kafka.common.message.OffsetCommitRequestData;
+import org.apache.kafka.common.message.OffsetDeleteRequestData;
 import org.apache.kafka.common.message.OffsetFetchRequestData;
 import org.apache.kafka.common.message.OffsetForLeaderEpochRequestData;
 import org.apache.kafka.common.message.ProduceRequestData;
@@ -60,6 +64,8 @@ final class KafkaApis {
             case FETCH -> data.fetch((FetchRequestData) body);
             case LIST_OFFSETS -> data.listOffsets((ListOffsetsRequestData) body, v);
             case OFFSET_FOR_LEADER_EPOCH -> data.offsetForLeaderEpoch((OffsetForLeaderEpochRequestData) body);
+            case DELETE_RECORDS -> data.deleteRecords((DeleteRecordsRequestData) body);
+            case DESCRIBE_PRODUCERS -> data.describeProducers((DescribeProducersRequestData) body);
             case INIT_PRODUCER_ID -> data.initProducerId((InitProducerIdRequestData) body);
             case FIND_COORDINATOR -> groups.findCoordinator((FindCoordinatorRequestData) body, v);
             case JOIN_GROUP -> groups.join((JoinGroupRequestData) body, header.clientId(), v);
@@ -70,12 +76,14 @@ final class KafkaApis {
             case OFFSET_FETCH -> groups.fetchOffsets((OffsetFetchRequestData) body);
             case LIST_GROUPS -> groups.listGroups();
             case DESCRIBE_GROUPS -> groups.describeGroups((DescribeGroupsRequestData) body);
+            case OFFSET_DELETE -> groups.deleteOffsets((OffsetDeleteRequestData) body);
             case DELETE_GROUPS -> groups.deleteGroups((DeleteGroupsRequestData) body);
             case CREATE_TOPICS -> admin.createTopics((CreateTopicsRequestData) body);
             case DELETE_TOPICS -> admin.deleteTopics((DeleteTopicsRequestData) body);
             case CREATE_PARTITIONS -> admin.createPartitions((CreatePartitionsRequestData) body);
             case DESCRIBE_CONFIGS -> admin.describeConfigs((DescribeConfigsRequestData) body);
             case INCREMENTAL_ALTER_CONFIGS -> admin.incrementalAlterConfigs((IncrementalAlterConfigsRequestData) body);
+            case ALTER_CONFIGS -> admin.alterConfigs((AlterConfigsRequestData) body);
             case DESCRIBE_CLUSTER -> admin.describeCluster();
             default -> Future.failedFuture(new IllegalStateException(header.apiKey() + " is listed as served but has no handler"));
         };

@@ -1,5 +1,6 @@
 package io.runnel.api.kafka;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -10,7 +11,8 @@ import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.protocol.ApiMessage;
 import org.apache.kafka.common.protocol.ByteBufferAccessor;
 import org.apache.kafka.common.protocol.Errors;
-import org.apache.kafka.common.protocol.MessageUtil;
+import org.apache.kafka.common.network.Send;
+import org.apache.kafka.common.protocol.SendBuilder;
 import org.apache.kafka.common.requests.AbstractRequest;
 import org.apache.kafka.common.requests.RequestHeader;
 import org.apache.kafka.common.requests.ResponseHeader;
@@ -36,6 +38,9 @@ import io.vertx.core.parsetools.RecordParser;
  *   <li>A request that cannot be parsed, an unknown API or an unsupported version closes the
  *       connection — except ApiVersions at a version we do not know, which gets Kafka's v0-format
  *       UNSUPPORTED_VERSION answer with our ranges, so newer clients downgrade.</li>
+ *   <li>A response is serialized when it is ready and written when its turn comes; record data
+ *       from segment files ({@link SegmentRecords}) is not copied but sent from the file
+ *       ({@link SocketSink}).</li>
  *   <li>All state is touched only on the socket's context.</li>
  * </ul>
  */
@@ -43,9 +48,9 @@ final class KafkaConnection {
 
     private static final Logger LOG = LoggerFactory.getLogger(KafkaConnection.class);
 
-    /** A request's place in the response order; {@code response} null until it is ready. */
+    /** A request's place in the response order; {@code response} null until it is ready (or when there is none). */
     private static final class Slot {
-        Buffer response;
+        Send response;
         boolean done;
     }
 
@@ -145,8 +150,9 @@ final class KafkaConnection {
                         done.result());
             }
             try {
-                slot.response = done.result() == null ? null : frame(header.toResponseHeader(), done.result(),
-                        header.apiVersion());
+                // Serialized now (record data excepted: a fetch's segment slices are sent from their files).
+                slot.response = done.result() == null ? null
+                        : SendBuilder.buildResponseSend(header.toResponseHeader(), done.result(), header.apiVersion());
             } catch (RuntimeException e) {
                 // A response this version cannot carry is our bug; the client must not wait for it forever.
                 LOG.error("Kafka {} v{} response could not be written for {}", header.apiKey(), header.apiVersion(),
@@ -164,7 +170,12 @@ final class KafkaConnection {
         while (!pending.isEmpty() && pending.peekFirst().done) {
             Slot slot = pending.pollFirst();
             if (slot.response != null && !closed) {
-                socket.write(slot.response);
+                try {
+                    SocketSink.write(socket, slot.response);
+                } catch (IOException | RuntimeException e) {
+                    LOG.error("Writing a response to {} failed", socket.remoteAddress(), e);
+                    close();
+                }
             }
         }
     }
@@ -174,21 +185,10 @@ final class KafkaConnection {
                 .setErrorCode(Errors.UNSUPPORTED_VERSION.code())
                 .setApiKeys(SupportedApis.versions());
         Slot slot = new Slot();
-        slot.response = frame(new ResponseHeader(correlationId, (short) 0), data, (short) 0);
+        slot.response = SendBuilder.buildResponseSend(new ResponseHeader(correlationId, (short) 0), data, (short) 0);
         slot.done = true;
         pending.addLast(slot);
         flush();
-    }
-
-    /** A response as sent: size, header, body. */
-    static Buffer frame(ResponseHeader header, ApiMessage body, short version) {
-        ByteBuffer head = MessageUtil.toByteBufferAccessor(header.data(), header.headerVersion()).buffer();
-        ByteBuffer payload = MessageUtil.toByteBufferAccessor(body, version).buffer();
-        Buffer out = Buffer.buffer(4 + head.remaining() + payload.remaining());
-        out.appendInt(head.remaining() + payload.remaining());
-        out.appendBytes(MessageUtil.byteBufferToArray(head));
-        out.appendBytes(MessageUtil.byteBufferToArray(payload));
-        return out;
     }
 
     private void close() {

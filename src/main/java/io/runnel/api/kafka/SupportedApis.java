@@ -45,6 +45,10 @@ final class SupportedApis {
         range(ApiKeys.DESCRIBE_CONFIGS, 1, 4);
         range(ApiKeys.INCREMENTAL_ALTER_CONFIGS, 0, 1);
         range(ApiKeys.DESCRIBE_CLUSTER, 0, 1);
+        range(ApiKeys.DELETE_RECORDS, 0, 2);
+        range(ApiKeys.ALTER_CONFIGS, 0, 2);
+        range(ApiKeys.OFFSET_DELETE, 0, 0);
+        range(ApiKeys.DESCRIBE_PRODUCERS, 0, 0);
     }
 
     private SupportedApis() {
