@@ -100,7 +100,7 @@ if [ "${RUNNEL_BENCH_BROKER_JFR:-0}" = 1 ]; then
     broker_java_opts="-XX:StartFlightRecording=filename=$PWD/$out/broker.jfr,settings=profile,dumponexit=true"
 fi
 # shellcheck disable=SC2086  # RUNNEL_BENCH_BROKER_ARGS is a list of --key=value words
-JAVA_TOOL_OPTIONS="$broker_java_opts" bin/runnel server --data.dir="$data" --listeners.host=127.0.0.1 --http.port=0 --kafka.port=0 --registry.port=0 \
+JAVA_TOOL_OPTIONS="$broker_java_opts" bin/runnel server --data.dir="$data" --listeners.host=127.0.0.1 --http.port=0 --kafka.port=0 --registry.port=0 --bridge.port=0 \
     ${RUNNEL_BENCH_BROKER_ARGS:-} > "$out/broker.log" 2>&1 &
 broker=$!
 port=""

@@ -81,7 +81,7 @@ start_runnel() { # $1 data dir -> sets BROKER_PID, BOOTSTRAP
     local dir="$1" port
     port="$(free_port)"
     mkdir -p "$dir"
-    "$ROOT/bin/runnel" server --data.dir="$dir/data" --kafka.port="$port" --http.port=0 --registry.port=0 \
+    "$ROOT/bin/runnel" server --data.dir="$dir/data" --kafka.port="$port" --http.port=0 --registry.port=0 --bridge.port=0 \
         --group.initial.rebalance.delay.ms=0 > "$dir/broker.log" 2>&1 &
     BROKER_PID=$!
     BOOTSTRAP="127.0.0.1:$port"

@@ -168,6 +168,13 @@ public final class TopicManager {
         return t.partitions().get(partition);
     }
 
+    /**
+     * The most partitions one topic may have. A guard, not a tuning knob: each partition is a log
+     * with open files, and a request for millions of them (one mistyped number, or a hostile
+     * client) must be refused, not attempted. Well above what one broker serves usefully.
+     */
+    public static final int MAX_PARTITIONS_PER_TOPIC = 1_024;
+
     // ---------------------------------------------------------------- changes (serialised)
 
     /** Creates a topic; fails with Kafka's exception for a bad name, count or config, or an existing topic. */
@@ -177,8 +184,9 @@ public final class TopicManager {
             if (topics.containsKey(name)) {
                 throw new TopicExistsException("Topic '" + name + "' already exists");
             }
-            if (partitions < 1) {
-                throw new InvalidPartitionsException("A topic needs at least one partition, not " + partitions);
+            if (partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC) {
+                throw new InvalidPartitionsException("A topic has 1 to " + MAX_PARTITIONS_PER_TOPIC
+                        + " partitions, not " + partitions);
             }
             LogConfig config = configFor(configs);
             Map<String, String> overrides = Map.copyOf(configs);
@@ -197,6 +205,10 @@ public final class TopicManager {
             if (newTotal <= t.partitions().size()) {
                 throw new InvalidPartitionsException("Topic '" + name + "' has " + t.partitions().size()
                         + " partitions; the new count must be larger, not " + newTotal);
+            }
+            if (newTotal > MAX_PARTITIONS_PER_TOPIC) {
+                throw new InvalidPartitionsException("A topic has at most " + MAX_PARTITIONS_PER_TOPIC
+                        + " partitions, not " + newTotal);
             }
             return blocking(() -> {
                 writeMetadata(name, newTotal, t.configOverrides());

@@ -11,6 +11,8 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.runnel.api.eventbus.EventBusApi;
+import io.runnel.api.eventbus.EventBusBridge;
 import io.runnel.api.http.HttpApi;
 import io.runnel.api.ws.WebSocketApi;
 import io.runnel.api.kafka.KafkaListener;
@@ -67,6 +69,11 @@ public final class RunnelServer {
     private final WebSocketApi ws;
     private final KafkaListener kafka;
     private final Registry schemaRegistry;
+    private final EventBus eventBus;
+
+    /** The event bus API on the broker's Vert.x and the TCP bridge to it (port 7000). */
+    private record EventBus(EventBusApi api, EventBusBridge bridge) {
+    }
 
     /** The schema registry and the HTTP server of its REST API (port 8081). */
     private record Registry(SchemaRegistry schemas, HttpServer http) {
@@ -80,7 +87,7 @@ public final class RunnelServer {
     private final AtomicBoolean stopped = new AtomicBoolean();
 
     private RunnelServer(Vertx vertx, BrokerService broker, HttpApi api, WebSocketApi ws, KafkaListener kafka,
-                         Registry schemaRegistry,
+                         Registry schemaRegistry, EventBus eventBus,
                          GroupCommitFlusher flusher,
                          WorkerExecutor worker, HttpServer http, long[] timers, PrometheusMeterRegistry registry,
                          JvmGcMetrics gcMetrics) {
@@ -91,6 +98,7 @@ public final class RunnelServer {
         this.ws = ws;
         this.kafka = kafka;
         this.schemaRegistry = schemaRegistry;
+        this.eventBus = eventBus;
         this.flusher = flusher;
         this.worker = worker;
         this.http = http;
@@ -149,6 +157,7 @@ public final class RunnelServer {
                     Registry schemaRegistry = started.registry();
                     TopicManager topics = broker.topics();
                     KafkaListener[] kafkaListener = new KafkaListener[1];
+                    EventBus[] eventBus = new EventBus[1];
                     HttpApi api = HttpApi.create(vertx, broker, new HttpApi.Settings(MAX_HTTP_BODY_BYTES,
                             config.consumerInstanceTimeoutMs, ready::get, registry));
                     WebSocketApi ws = WebSocketApi.create(vertx, broker, WebSocketApi.Settings.defaults());
@@ -168,6 +177,10 @@ public final class RunnelServer {
                                         kafkaListener[0] = kafka;
                                         return http;
                                     }))
+                            .compose(http -> startEventBus(vertx, config, broker).map(bus -> {
+                                        eventBus[0] = bus;
+                                        return http;
+                                    }))
                             .map(http -> {
                                 long[] timers = {
                                     vertx.setPeriodic(FLUSH_CHECK_INTERVAL_MS, t -> topics.flushDue()),
@@ -175,11 +188,14 @@ public final class RunnelServer {
                                             .onFailure(e -> LOG.warn("Log maintenance failed", e))),
                                 };
                                 ready.set(true);
-                                LOG.info("Runnel broker {} ready: HTTP on {}:{}, Kafka on {}:{}, data in {}, {} topic(s)",
+                                LOG.info("Runnel broker {} ready: HTTP on {}:{}, Kafka on {}:{}, event bus bridge on {}:{},"
+                                        + " data in {}, {} topic(s)",
                                         config.brokerId, config.listenersHost, http.actualPort(), config.listenersHost,
-                                        kafkaListener[0].port(), config.dataDir.toAbsolutePath(),
+                                        kafkaListener[0].port(), config.listenersHost, eventBus[0].bridge().port(),
+                                        config.dataDir.toAbsolutePath(),
                                         topics.topicNames().size());
-                                return new RunnelServer(vertx, broker, api, ws, kafkaListener[0], schemaRegistry, flusher,
+                                return new RunnelServer(vertx, broker, api, ws, kafkaListener[0], schemaRegistry,
+                                        eventBus[0], flusher,
                                         worker, http, timers, registry, gcMetrics);
                             });
                 })
@@ -199,6 +215,14 @@ public final class RunnelServer {
                         .requestHandler(RegistryApi.router(vertx, schemas))
                         .listen()
                         .map(http -> new Registry(schemas, http)));
+    }
+
+    /** The event bus API, then the bridge in front of it on {@code bridge.port}. */
+    private static Future<EventBus> startEventBus(Vertx vertx, BrokerConfig config, BrokerService broker) {
+        return EventBusApi.deploy(vertx, broker, EventBusApi.Settings.defaults())
+                .compose(api -> EventBusBridge.start(vertx, config.listenersHost, config.bridgePort)
+                        .map(bridge -> new EventBus(api, bridge))
+                        .recover(e -> api.close().transform(x -> Future.failedFuture(e))));
     }
 
     private record Started(BrokerService broker, Registry registry) {
@@ -224,6 +248,11 @@ public final class RunnelServer {
         return kafka.port();
     }
 
+    /** The port the event bus TCP bridge listens on (useful with port 0). */
+    public int bridgePort() {
+        return eventBus.bridge().port();
+    }
+
     /** The port the HTTP API listens on (useful with port 0). */
     public int httpPort() {
         return http.actualPort();
@@ -245,10 +274,12 @@ public final class RunnelServer {
         for (long t : timers) {
             vertx.cancelTimer(t);
         }
-        // WebSocket subscribers and HTTP consumers leave their groups before the coordinator stops, and it
+        // WebSocket and event bus subscribers and HTTP consumers leave their groups before the coordinator stops, and it
         // stops before the logs close.
         // Each step runs whatever the one before it did; the logs' close decides the outcome.
         return ws.close()
+                .transform(x -> eventBus.bridge().close())
+                .transform(x -> eventBus.api().close())
                 .transform(x -> http.close())
                 .transform(x -> kafka.close())
                 .transform(x -> schemaRegistry.http().close())

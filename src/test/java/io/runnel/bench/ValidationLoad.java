@@ -56,7 +56,7 @@ public final class ValidationLoad {
         Path dir = Files.createTempDirectory("runnel-validation-load");
         Vertx vertx = Vertx.vertx();
         RunnelServer server = RunnelServer.start(vertx, BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0",
-                "--registry.port=0", "--data.dir=" + dir), Map.of(), dir.resolve("none.properties")))
+                "--registry.port=0", "--bridge.port=0", "--data.dir=" + dir), Map.of(), dir.resolve("none.properties")))
                 .await(60, TimeUnit.SECONDS);
         try {
             SchemaRegistry registry = server.broker().schemaRegistry().orElseThrow();

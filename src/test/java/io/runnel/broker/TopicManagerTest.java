@@ -88,6 +88,11 @@ class TopicManagerTest {
                 .isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("retention.msec");
         assertThatThrownBy(() -> await(topics.createPartitions("orders", 1)))
                 .isInstanceOf(InvalidPartitionsException.class);
+        // A request for millions of partitions is refused, not attempted (found by the Kafka fuzz test).
+        assertThatThrownBy(() -> await(topics.createTopic("huge", TopicManager.MAX_PARTITIONS_PER_TOPIC + 1, Map.of())))
+                .isInstanceOf(InvalidPartitionsException.class);
+        assertThatThrownBy(() -> await(topics.createPartitions("orders", 2_000_000_000)))
+                .isInstanceOf(InvalidPartitionsException.class).hasMessageContaining("at most");
         assertThatThrownBy(() -> topics.partition("orders", 1)).isInstanceOf(UnknownTopicOrPartitionException.class);
         assertThatThrownBy(() -> topics.topic("missing")).isInstanceOf(UnknownTopicOrPartitionException.class);
         assertThat(topics.topicNames()).containsExactly("orders");

@@ -57,7 +57,7 @@ class ClientCommandsTest {
     }
 
     static BrokerConfig config(Path dir) {
-        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--data.dir=" + dir, "--group.initial.rebalance.delay.ms=0"),
+        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dir, "--group.initial.rebalance.delay.ms=0"),
                 Map.of(), dir.resolve("none.properties"));
     }
 

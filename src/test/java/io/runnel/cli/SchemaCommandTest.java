@@ -63,7 +63,7 @@ class SchemaCommandTest {
     }
 
     static BrokerConfig config(Path dir) {
-        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--data.dir=" + dir),
+        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dir),
                 Map.of(), dir.resolve("none.properties"));
     }
 

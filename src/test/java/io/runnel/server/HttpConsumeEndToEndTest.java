@@ -44,7 +44,7 @@ class HttpConsumeEndToEndTest {
     int port;
 
     BrokerConfig config() {
-        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--data.dir=" + dataDir, "--num.partitions=4",
+        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir, "--num.partitions=4",
                 "--group.initial.rebalance.delay.ms=0"), Map.of(), dataDir.resolve("no-such-file.properties"));
     }
 

@@ -41,7 +41,7 @@ class LiveHtmlBrowserTest {
 
     @Test
     void theLivePageShowsARecordProducedAfterItOpened(Vertx vertx) throws Exception {
-        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0",
+        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0",
                 "--data.dir=" + dataDir), Map.of(), dataDir.resolve("none.properties"));
         RunnelServer server = RunnelServer.start(vertx, config).await(30, TimeUnit.SECONDS);
         WebClient client = WebClient.create(vertx);

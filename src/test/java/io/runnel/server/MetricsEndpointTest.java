@@ -51,7 +51,7 @@ class MetricsEndpointTest {
     }
 
     BrokerConfig config() {
-        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--data.dir=" + dataDir, "--num.partitions=2"),
+        return BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir, "--num.partitions=2"),
                 Map.of(), dataDir.resolve("no-such-file.properties"));
     }
 

@@ -48,7 +48,7 @@ class RunnelServerTest {
     Path dataDir;
 
     BrokerConfig config(int httpPort) {
-        return BrokerConfig.load(List.of("--http.port=" + httpPort, "--kafka.port=0", "--registry.port=0", "--data.dir=" + dataDir, "--num.partitions=2"),
+        return BrokerConfig.load(List.of("--http.port=" + httpPort, "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir, "--num.partitions=2"),
                 Map.of(), dataDir.resolve("no-such-file.properties"));
     }
 
@@ -110,7 +110,7 @@ class RunnelServerTest {
         Random random = new Random(seed);
         String javaBin = ProcessHandle.current().info().command().orElse("java");
         Process child = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
-                "io.runnel.cli.Main", "server", "--http.port=0", "--kafka.port=0", "--registry.port=0", "--data.dir=" + dataDir, "--num.partitions=2")
+                "io.runnel.cli.Main", "server", "--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir, "--num.partitions=2")
                 .directory(dataDir.toFile()).redirectErrorStream(true).start();
         List<String> acknowledged = new ArrayList<>();
         long acknowledgedCommit = -1;

@@ -73,7 +73,7 @@ class SchemaRegistryKillTest {
     void subjectsVersionsIdsAndConfigsSurviveASigkill(Vertx vertx) throws Exception {
         String javaBin = ProcessHandle.current().info().command().orElse("java");
         Process child = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "io.runnel.cli.Main",
-                "server", "--http.port=0", "--kafka.port=0", "--registry.port=0", "--data.dir=" + dataDir)
+                "server", "--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir)
                 .directory(dataDir.toFile()).redirectErrorStream(true).start();
         WebClient client = WebClient.create(vertx);
         int userV1;
@@ -116,7 +116,7 @@ class SchemaRegistryKillTest {
         }
 
         RunnelServer again = RunnelServer.start(vertx, BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0",
-                "--registry.port=0", "--data.dir=" + dataDir), Map.of(), dataDir.resolve("none.properties")))
+                "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir), Map.of(), dataDir.resolve("none.properties")))
                 .await(30, TimeUnit.SECONDS);
         try {
             int port = again.registryPort();

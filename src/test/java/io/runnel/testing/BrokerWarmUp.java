@@ -41,7 +41,7 @@ public final class BrokerWarmUp implements BeforeAllCallback {
         Path dir = Files.createTempDirectory("runnel-warm-up");
         Vertx throwaway = Vertx.vertx();
         try {
-            BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0",
+            BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0",
                     "--data.dir=" + dir.resolve("data")), Map.of(), dir.resolve("none.properties"));
             RunnelServer server = RunnelServer.start(throwaway, config).await(60, TimeUnit.SECONDS);
             server.stop().await(60, TimeUnit.SECONDS);

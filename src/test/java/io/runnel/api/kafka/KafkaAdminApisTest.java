@@ -72,7 +72,7 @@ class KafkaAdminApisTest {
 
     @BeforeAll
     void start(Vertx vertx) throws Exception {
-        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0",
+        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0",
                 "--data.dir=" + dataDir, "--group.initial.rebalance.delay.ms=0"), Map.of(), dataDir.resolve("none.properties"));
         server = RunnelServer.start(vertx, config).await(30, TimeUnit.SECONDS);
         bootstrap = "127.0.0.1:" + server.kafkaPort();

@@ -39,7 +39,7 @@ class KafkaConnectTest {
 
     @Test
     void aStandaloneWorkerMovesAFilesLinesThroughATopicIntoAnotherFile(Vertx vertx) throws Exception {
-        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0",
+        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0",
                 "--data.dir=" + dir.resolve("data"), "--group.initial.rebalance.delay.ms=0"), Map.of(),
                 dir.resolve("none.properties"));
         RunnelServer server = RunnelServer.start(vertx, config).await(30, TimeUnit.SECONDS);

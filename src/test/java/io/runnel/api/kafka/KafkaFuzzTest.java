@@ -86,7 +86,7 @@ class KafkaFuzzTest {
 
     @BeforeAll
     void start(Vertx vertx) throws Exception {
-        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0",
+        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0",
                 "--data.dir=" + dataDir, "--group.initial.rebalance.delay.ms=0"), Map.of(), dataDir.resolve("none.properties"));
         server = RunnelServer.start(vertx, config).await(30, TimeUnit.SECONDS);
         server.broker().topics().createTopic(TOPIC, 1, Map.of()).await(10, TimeUnit.SECONDS);

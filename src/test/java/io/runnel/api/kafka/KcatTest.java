@@ -40,7 +40,7 @@ class KcatTest {
 
     @BeforeAll
     void start(Vertx vertx) throws Exception {
-        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--data.dir=" + dataDir,
+        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir,
                 "--num.partitions=3"), Map.of(), dataDir.resolve("none.properties"));
         server = RunnelServer.start(vertx, config).await(30, TimeUnit.SECONDS);
         broker = "127.0.0.1:" + server.kafkaPort();

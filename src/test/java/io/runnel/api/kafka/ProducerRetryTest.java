@@ -68,7 +68,7 @@ class ProducerRetryTest {
 
     @BeforeAll
     void start(Vertx vertx) throws Exception {
-        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0",
+        BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0",
                 "--data.dir=" + dataDir), Map.of(), dataDir.resolve("none.properties"));
         server = RunnelServer.start(vertx, config).await(30, TimeUnit.SECONDS);
         server.broker().topics().createTopic("retried", 1, Map.of()).await(10, TimeUnit.SECONDS);

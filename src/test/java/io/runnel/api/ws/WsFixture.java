@@ -24,6 +24,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.ClientWebSocket;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
@@ -117,11 +118,11 @@ final class WsFixture implements AutoCloseable {
 
     Client connect(WebSocketConnectOptions options) throws Exception {
         Client c = new Client();
-        // Attached on the socket's event loop as the connection completes, so no early frame is missed.
-        await(client.connect(options).map(socket -> {
-            c.attach(socket);
-            return socket;
-        }));
+        // Handlers are set before connecting, so no frame is missed, not even one the server sends
+        // and closes after at once (a refused subscription).
+        ClientWebSocket socket = client.webSocket();
+        c.attach(socket);
+        await(socket.connect(options));
         clients.add(c);
         return c;
     }
