@@ -242,7 +242,12 @@ public final class Partition {
      */
     public Future<ReadResult> readWhenAvailable(long offset, int maxBytes, long maxWaitMs) {
         return onContext(() -> {
-            if (closed || offset < log.highWatermark() || maxWaitMs <= 0 || offset < log.logStartOffset()) {
+            if (closed) {
+                // Closed (its topic deleted, or the broker stopping): nothing will wake a waiter, and
+                // answering "nothing yet" at once would make a long poll spin until its deadline.
+                return Future.failedFuture(new KafkaStorageException("Partition " + name + " is closed"));
+            }
+            if (offset < log.highWatermark() || maxWaitMs <= 0 || offset < log.logStartOffset()) {
                 return Future.succeededFuture(readNow(offset, maxBytes));
             }
             Promise<Void> woken = Promise.promise();
