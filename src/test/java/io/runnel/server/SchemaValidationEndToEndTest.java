@@ -282,6 +282,27 @@ class SchemaValidationEndToEndTest {
     }
 
     @Test
+    void theEventBusRefusesEachBadRecordWithAReplyExceptionOf42206() throws Exception {
+        Scene s = scene("bus-validated");
+        JsonObject good = new JsonObject().put("topic", s.topic()).put("encoding", "base64")
+                .put("value", Base64.getEncoder().encodeToString(user(s.userId(), "ada", 36)));
+        JsonObject receipt = vertx.eventBus().<JsonObject>request("runnel.produce", good).await(20, TimeUnit.SECONDS).body();
+        assertThat(receipt.getLong("offset")).isZero();
+        for (Map.Entry<String, byte[]> bad : s.bad().entrySet()) {
+            long before = logEndOffset(s.topic());
+            JsonObject request = new JsonObject().put("topic", s.topic()).put("encoding", "base64")
+                    .put("value", Base64.getEncoder().encodeToString(bad.getValue()));
+
+            assertThatThrownBy(() -> vertx.eventBus().request("runnel.produce", request).await(20, TimeUnit.SECONDS))
+                    .isInstanceOfSatisfying(io.vertx.core.eventbus.ReplyException.class, e -> {
+                        assertThat(e.failureCode()).isEqualTo(42206);
+                        assertThat(e.getMessage()).startsWith("INVALID_RECORD: ").contains(bad.getKey());
+                    });
+            assertThat(logEndOffset(s.topic())).isEqualTo(before);
+        }
+    }
+
+    @Test
     void aTombstonePassesValidation() throws Exception {
         Scene s = scene("tombstones");
         HttpResponse<Buffer> r = post("/topics/" + s.topic(), BINARY_V2, new JsonObject().put("records",

@@ -7,6 +7,7 @@ import org.apache.kafka.common.errors.InvalidConfigurationException;
 import org.apache.kafka.common.errors.InvalidGroupIdException;
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidRequestException;
+import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.PolicyViolationException;
@@ -42,6 +43,8 @@ final class BusErrorCodes {
     static final int CONSUMER_STATE_CONFLICT = 40903;
     /** The body is JSON of the right shape but breaks a rule: a missing field, an unknown one, bad base64, out of range. */
     static final int UNPROCESSABLE_ENTITY = 422;
+    /** A record of a batch failed the topic's schema validation (Kafka's INVALID_RECORD); nothing was written. */
+    static final int INVALID_RECORD = 42206;
     /** A failure we did not expect (a bug); the broker log has it. */
     static final int INTERNAL_SERVER_ERROR = 500;
     /** Kafka failed the request and retrying will not help. */
@@ -71,6 +74,9 @@ final class BusErrorCodes {
         if (error instanceof UnknownTopicOrPartitionException) {
             return new BusException(topicExists ? PARTITION_NOT_FOUND : TOPIC_NOT_FOUND, messageOf(error));
         }
+        if (error instanceof InvalidRecordException) {
+            return forRecordFailure(error);
+        }
         if (CLIENT_MISTAKES.stream().anyMatch(c -> c.isInstance(error))) {
             return new BusException(KAFKA_BAD_REQUEST, kafkaMessage(error));
         }
@@ -83,6 +89,9 @@ final class BusErrorCodes {
 
     /** A record the broker did not write: 50003 when a retry may succeed, else 50002 (the HTTP API's rule). */
     static BusException forRecordFailure(Throwable error) {
+        if (error instanceof InvalidRecordException) {
+            return new BusException(INVALID_RECORD, kafkaMessage(error));
+        }
         if (!(error instanceof KafkaException)) {
             return forFailure(error, true);
         }
