@@ -139,39 +139,48 @@ class KafkaClientTest {
         try (Admin admin = admin()) {
             admin.createTopics(List.of(new NewTopic("payments", 4, (short) 1))).all().get();
         }
-        int count = 20_000;
+        int count = 100_000;
         Map<String, Integer> partitionOfKey = new HashMap<>();
-        try (KafkaProducer<String, String> producer = producer("lz4")) {
-            List<Future<RecordMetadata>> sent = new ArrayList<>();
-            for (int i = 0; i < count; i++) {
-                sent.add(producer.send(new ProducerRecord<>("payments", "key-" + (i % 100), "value-" + i)));
-            }
-            for (int i = 0; i < count; i++) {
-                RecordMetadata m = sent.get(i).get(30, TimeUnit.SECONDS);
-                Integer before = partitionOfKey.putIfAbsent("key-" + (i % 100), m.partition());
-                assertThat(before == null || before == m.partition()).as("a key stays on its partition").isTrue();
+        // Half the records lz4-compressed, half zstd; both stored as received and served back.
+        for (String codec : List.of("lz4", "zstd")) {
+            int from = codec.equals("lz4") ? 0 : count / 2;
+            try (KafkaProducer<String, String> producer = producer(codec)) {
+                List<Future<RecordMetadata>> sent = new ArrayList<>();
+                for (int i = from; i < from + count / 2; i++) {
+                    sent.add(producer.send(new ProducerRecord<>("payments", "key-" + (i % 100), "value-" + i)));
+                }
+                for (int i = 0; i < sent.size(); i++) {
+                    RecordMetadata m = sent.get(i).get(30, TimeUnit.SECONDS);
+                    Integer before = partitionOfKey.putIfAbsent("key-" + ((from + i) % 100), m.partition());
+                    assertThat(before == null || before == m.partition()).as("a key stays on its partition").isTrue();
+                }
             }
         }
 
         Set<String> seen = new HashSet<>();
         List<String> duplicates = new ArrayList<>();
-        try (KafkaConsumer<String, String> a = consumer("billing"); KafkaConsumer<String, String> b = consumer("billing")) {
-            a.subscribe(List.of("payments"));
-            b.subscribe(List.of("payments"));
+        try (KafkaConsumer<String, String> b = consumer("billing")) {
+            try (KafkaConsumer<String, String> a = consumer("billing")) {
+                a.subscribe(List.of("payments"));
+                b.subscribe(List.of("payments"));
+                long deadline = System.currentTimeMillis() + 60_000;
+                // Both members share the partitions until about half the records are read...
+                while ((seen.size() < count / 2 || a.assignment().isEmpty() || b.assignment().isEmpty())
+                        && seen.size() < count && System.currentTimeMillis() < deadline) {
+                    for (KafkaConsumer<String, String> c : List.of(a, b)) {
+                        poll(c, seen, duplicates);
+                    }
+                }
+                assertThat(a.assignment()).as("both members hold partitions").isNotEmpty();
+                assertThat(b.assignment()).isNotEmpty();
+                assertThat(a.assignment()).doesNotContainAnyElementsOf(b.assignment());
+            }
+            // ...then one leaves (close commits nothing more: every poll was committed) and the other takes over.
             long deadline = System.currentTimeMillis() + 60_000;
             while (seen.size() < count && System.currentTimeMillis() < deadline) {
-                for (KafkaConsumer<String, String> c : List.of(a, b)) {
-                    for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
-                        if (!seen.add(r.value())) {
-                            duplicates.add(r.value());
-                        }
-                    }
-                    c.commitSync();
-                }
+                poll(b, seen, duplicates);
             }
-            assertThat(a.assignment()).as("both members hold partitions").isNotEmpty();
-            assertThat(b.assignment()).isNotEmpty();
-            assertThat(a.assignment()).doesNotContainAnyElementsOf(b.assignment());
+            assertThat(b.assignment()).as("the remaining member holds every partition").hasSize(4);
         }
         assertThat(seen).hasSize(count);
         assertThat(duplicates).isEmpty();
@@ -182,6 +191,16 @@ class KafkaClientTest {
                     new TopicPartition("payments", 2), new TopicPartition("payments", 3)));
             assertThat(committed.values().stream().mapToLong(OffsetAndMetadata::offset).sum()).isEqualTo(count);
         }
+    }
+
+    /** One poll: records seen (and any seen before), then a synchronous commit of what was read. */
+    static void poll(KafkaConsumer<String, String> c, Set<String> seen, List<String> duplicates) {
+        for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
+            if (!seen.add(r.value())) {
+                duplicates.add(r.value());
+            }
+        }
+        c.commitSync();
     }
 
     @Test
