@@ -77,8 +77,13 @@ final class ConsumerApi {
     static final int REBALANCE_TIMEOUT_MS = 60_000;
     /** Confluent's consumer.request.timeout.ms default: how long a records read waits for data. */
     static final long DEFAULT_READ_TIMEOUT_MS = 1_000;
-    /** Confluent's consumer.request.max.bytes default. */
-    static final long DEFAULT_MAX_BYTES = 64L * 1024 * 1024;
+    /**
+     * The most key and value bytes one records answer carries (a larger {@code max_bytes} is cut
+     * to it). Confluent's default is 64 MiB; an answer is built in memory (JSON, base64 for
+     * binary), so 16 MiB keeps a few concurrent reads within a small broker heap while still
+     * carrying well over a hundred thousand typical records.
+     */
+    static final long DEFAULT_MAX_BYTES = 16L * 1024 * 1024;
 
     private static final Set<String> CREATE_FIELDS = Set.of("name", "id", "format", "auto.offset.reset",
             "auto.commit.enable", "fetch.min.bytes", "consumer.request.timeout.ms");
@@ -265,7 +270,8 @@ final class ConsumerApi {
             throw new HttpApiException(ErrorCodes.CONSUMER_FORMAT_MISMATCH, "The requested embedded data format ("
                     + accept + ") does not match this consumer instance's format; read it with Accept: " + type);
         }
-        onRequestContext(instance.run(() -> instance.poll(Math.min(timeout, 30_000), Math.max(1, maxBytes))))
+        onRequestContext(instance.run(() -> instance.poll(Math.min(timeout, 30_000),
+                Math.max(1, Math.min(maxBytes, DEFAULT_MAX_BYTES)))))
                 .onComplete(done -> {
                     if (done.failed()) {
                         ctx.fail(requestFailure(ctx, done.cause(), broker, null));
