@@ -1,8 +1,6 @@
 package io.runnel.cli;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
@@ -67,8 +65,8 @@ final class ConsumeCommand extends BrokerUrl {
     int execute(RestClient client) throws RestClient.ApiError {
         String t = RestClient.encode(topic);
         int partitions = ((JsonObject) client.get("/topics/" + t)).getJsonArray("partitions").size();
-        boolean named = from.equals("earliest") || from.equals("latest");
-        if (!named && !isTime(from) && parseOffset(from) < 0) {
+        boolean named = PartitionPosition.isNamed(from);
+        if (!PartitionPosition.isValid(from)) {
             err().println("--from must be earliest, latest, an offset (0 or more) or an ISO-8601 time such as"
                     + " 2026-11-27T10:00:00Z, not '" + from + "'");
             return 2;
@@ -149,19 +147,10 @@ final class ConsumeCommand extends BrokerUrl {
                 continue;
             }
             assignment.add(new JsonObject().put("topic", topic).put("partition", p));
-            String timeQuery = isTime(from) ? "?timestamp=" + Instant.parse(from).toEpochMilli() : "";
-            JsonObject offsets = (JsonObject) client.get("/topics/" + t + "/partitions/" + p + "/offsets" + timeQuery);
-            long start = switch (from) {
-                case "earliest" -> offsets.getLong("beginning_offset");
-                case "latest" -> offsets.getLong("end_offset");
-                default -> isTime(from)
-                        ? (offsets.getValue("timestamp_offset") == null ? offsets.getLong("end_offset")
-                            : offsets.getLong("timestamp_offset"))
-                        : Math.min(Math.max(offsets.getLong("beginning_offset"), parseOffset(from)),
-                            offsets.getLong("end_offset"));
-            };
+            PartitionPosition.Resolved resolved = PartitionPosition.resolve(client, t, p, from);
+            long start = resolved.offset();
             seek.add(new JsonObject().put("topic", topic).put("partition", p).put("offset", start));
-            end.put(p, offsets.getLong("end_offset"));
+            end.put(p, resolved.end());
             position.put(p, start);
         }
         client.post(instance + "/assignments", RestClient.V2, new JsonObject().put("partitions", assignment));
@@ -213,24 +202,6 @@ final class ConsumeCommand extends BrokerUrl {
 
     private static String text(Base64.Decoder base64, String encoded) {
         return encoded == null ? "null" : new String(base64.decode(encoded), StandardCharsets.UTF_8);
-    }
-
-    static boolean isTime(String from) {
-        try {
-            Instant.parse(from);
-            return true;
-        } catch (DateTimeParseException e) {
-            return false;
-        }
-    }
-
-    /** The offset --from names, or -1 when it names none. */
-    private static long parseOffset(String from) {
-        try {
-            return Math.max(-1, Long.parseLong(from));
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 
     private static void deleteQuietly(RestClient client, String instance) {

@@ -1,6 +1,5 @@
 package io.runnel.cli;
 
-import java.time.Instant;
 import java.util.UUID;
 
 import io.vertx.core.json.JsonArray;
@@ -90,34 +89,16 @@ final class GroupCommand implements Runnable {
 
         @Override
         int execute(RestClient client) throws RestClient.ApiError {
-            boolean time = ConsumeCommand.isTime(to);
-            long offset = -1;
-            if (!to.equals("earliest") && !to.equals("latest") && !time) {
-                try {
-                    offset = Long.parseLong(to);
-                } catch (NumberFormatException e) {
-                    offset = -1;
-                }
-                if (offset < 0) {
-                    err().println("--to must be earliest, latest, an offset (0 or more) or an ISO-8601 time, not '" + to + "'");
-                    return 2;
-                }
+            if (!PartitionPosition.isValid(to)) {
+                err().println("--to must be earliest, latest, an offset (0 or more) or an ISO-8601 time, not '" + to + "'");
+                return 2;
             }
             String t = RestClient.encode(topic);
             int partitions = ((JsonObject) client.get("/topics/" + t)).getJsonArray("partitions").size();
             JsonArray assignment = new JsonArray();
             JsonArray planned = new JsonArray();
             for (int p = 0; p < partitions; p++) {
-                JsonObject offsets = (JsonObject) client.get("/topics/" + t + "/partitions/" + p + "/offsets"
-                        + (time ? "?timestamp=" + Instant.parse(to).toEpochMilli() : ""));
-                long beginning = offsets.getLong("beginning_offset");
-                long end = offsets.getLong("end_offset");
-                long target = switch (to) {
-                    case "earliest" -> beginning;
-                    case "latest" -> end;
-                    default -> time ? (offsets.getValue("timestamp_offset") == null ? end : offsets.getLong("timestamp_offset"))
-                            : Math.min(Math.max(offset, beginning), end);
-                };
+                long target = PartitionPosition.resolve(client, t, p, to).offset();
                 assignment.add(new JsonObject().put("topic", topic).put("partition", p));
                 planned.add(new JsonObject().put("topic", topic).put("partition", p).put("offset", target));
             }

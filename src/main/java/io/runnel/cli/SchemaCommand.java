@@ -1,11 +1,9 @@
 package io.runnel.cli;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -40,44 +38,17 @@ final class SchemaCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** What every schema command shares: where the registry is and how refusals are reported. */
-    abstract static class RegistryUrl implements Callable<Integer> {
+    /** A schema command: where the registry is ({@code --registry-url}); the rest is {@link RestCommand}'s. */
+    abstract static class RegistryUrl extends RestCommand {
 
         @Option(names = "--registry-url", paramLabel = "URL",
                 defaultValue = "${env:RUNNEL_REGISTRY_URL:-http://127.0.0.1:8081}",
                 description = "The schema registry (default: $RUNNEL_REGISTRY_URL, else ${DEFAULT-VALUE}).")
         String registryUrl;
 
-        @Spec
-        CommandSpec spec;
-
-        abstract int execute(RestClient registry) throws RestClient.ApiError;
-
         @Override
-        public final Integer call() {
-            RestClient registry;
-            try {
-                registry = new RestClient(registryUrl, "--registry-url", "RUNNEL_REGISTRY_URL", "http://127.0.0.1:8081");
-            } catch (IllegalArgumentException e) {
-                err().println(e.getMessage());
-                err().flush();
-                return 2;
-            }
-            try {
-                return execute(registry);
-            } catch (RestClient.ApiError e) {
-                err().println(e.errorCode > 0 ? "Error " + e.errorCode + ": " + e.getMessage() : "Error: " + e.getMessage());
-                err().flush();
-                return 1;
-            }
-        }
-
-        PrintWriter out() {
-            return spec.commandLine().getOut();
-        }
-
-        PrintWriter err() {
-            return spec.commandLine().getErr();
+        RestClient newClient() {
+            return new RestClient(registryUrl, "--registry-url", "RUNNEL_REGISTRY_URL", "http://127.0.0.1:8081");
         }
     }
 

@@ -3,7 +3,6 @@ package io.runnel.api.http;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,12 +12,10 @@ import org.apache.avro.generic.GenericDatumWriter;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
-import org.apache.avro.io.JsonEncoder;
 
 import io.runnel.broker.BrokerService;
 import io.runnel.registry.RegistryException;
 import io.runnel.registry.SchemaRegistry;
-import io.runnel.registry.WireFormat;
 import io.vertx.core.Future;
 import io.vertx.core.json.Json;
 
@@ -122,15 +119,5 @@ final class AvroFormat {
             throw new IllegalStateException("Writing Avro to memory failed", e);
         }
         return out.toByteArray();
-    }
-
-    /**
-     * The JSON text (Avro's JSON encoding) of a payload in the schema wire format.
-     *
-     * @throws IllegalArgumentException saying why it cannot be read: not the wire format, an
-     *         unknown id, bytes that do not decode with the schema
-     */
-    static String toJson(SchemaRegistry registry, byte[] payload) {
-        return WireFormat.toJson(registry, payload);
     }
 }

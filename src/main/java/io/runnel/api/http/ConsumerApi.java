@@ -2,7 +2,6 @@ package io.runnel.api.http;
 
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -21,6 +20,7 @@ import io.runnel.broker.BrokerService;
 import io.runnel.broker.Partition;
 import io.runnel.group.GroupMember;
 import io.runnel.registry.SchemaRegistry;
+import io.runnel.registry.WireFormat;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -528,7 +528,7 @@ final class ConsumerApi {
                 out.append('"').append(base64.encodeToString(bytes)).append('"');
             } else if (format == ConsumerInstance.Format.AVRO) {
                 try {
-                    out.append(AvroFormat.toJson(registry, bytes));
+                    out.append(WireFormat.toJson(registry, bytes));
                 } catch (IllegalArgumentException e) {
                     throw new HttpApiException(ErrorCodes.KAFKA_ERROR, "The " + what + " of " + r.topic() + "-"
                             + r.partition() + "@" + r.offset() + " cannot be read as Avro: " + e.getMessage()
@@ -545,10 +545,5 @@ final class ConsumerApi {
                 out.append(text);
             }
         }
-    }
-
-    /** For tests: how many instances are live. */
-    int size() {
-        return new HashSet<>(instances.values()).size();
     }
 }

@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
@@ -234,9 +233,5 @@ class KafkaClientTest {
             c.poll(Duration.ofMillis(100)).forEach(r -> out.add(r.value()));
         }
         return out;
-    }
-
-    static <T> T get(org.apache.kafka.common.KafkaFuture<T> f) throws InterruptedException, ExecutionException {
-        return f.get();
     }
 }
