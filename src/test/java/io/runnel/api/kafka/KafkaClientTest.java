@@ -64,10 +64,12 @@ class KafkaClientTest {
     static Path dataDir;
 
     RunnelServer server;
+    Vertx vertx;
     String bootstrap;
 
     @BeforeAll
     void start(Vertx vertx) throws Exception {
+        this.vertx = vertx;
         BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0", "--bridge.port=0", "--data.dir=" + dataDir,
                 "--group.initial.rebalance.delay.ms=0"), Map.of(), dataDir.resolve("none.properties"));
         server = RunnelServer.start(vertx, config).await(30, TimeUnit.SECONDS);
@@ -200,6 +202,65 @@ class KafkaClientTest {
             }
         }
         c.commitSync();
+    }
+
+    @Test
+    void batchesOfEveryCodecAreStoredAsSentAndServedBack() throws Exception {
+        for (String codec : List.of("gzip", "snappy", "lz4", "zstd")) {
+            String topic = "codec-" + codec;
+            try (KafkaProducer<String, String> producer = producer(codec)) {
+                for (int i = 0; i < 50; i++) {
+                    producer.send(new ProducerRecord<>(topic, 0, "k" + i, codec + "-" + i));
+                }
+                producer.flush();
+            }
+            TopicPartition tp = new TopicPartition(topic, 0);
+            try (KafkaConsumer<String, String> c = consumer("codec-readers-" + codec)) {
+                c.assign(List.of(tp));
+                c.seekToBeginning(List.of(tp));
+                List<String> expected = new ArrayList<>();
+                for (int i = 0; i < 50; i++) {
+                    expected.add(codec + "-" + i);
+                }
+                assertThat(values(c, 50)).as(codec).containsExactlyElementsOf(expected);
+            }
+        }
+    }
+
+    @Test
+    void aKafkaConsumerAndAnHttpConsumerInstanceShareOneGroup() throws Exception {
+        try (Admin admin = admin()) {
+            admin.createTopics(List.of(new NewTopic("shared", 2, (short) 1))).all().get();
+        }
+        io.vertx.ext.web.client.WebClient http = io.vertx.ext.web.client.WebClient.create(vertx);
+        String instance = "/consumers/mixed/instances/http-member";
+        try (KafkaConsumer<String, String> kafka = consumer("mixed")) {
+            kafka.subscribe(List.of("shared"));
+            kafka.poll(Duration.ofMillis(200));
+            assertThat(http.post(server.httpPort(), "127.0.0.1", "/consumers/mixed")
+                    .putHeader("Content-Type", "application/vnd.kafka.v2+json")
+                    .sendJsonObject(new io.vertx.core.json.JsonObject().put("name", "http-member"))
+                    .await(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+            assertThat(http.post(server.httpPort(), "127.0.0.1", instance + "/subscription")
+                    .putHeader("Content-Type", "application/vnd.kafka.v2+json")
+                    .sendJsonObject(new io.vertx.core.json.JsonObject().put("topics", new io.vertx.core.json.JsonArray().add("shared")))
+                    .await(10, TimeUnit.SECONDS).statusCode()).isEqualTo(204);
+            long deadline = System.currentTimeMillis() + 60_000;
+            io.vertx.core.json.JsonArray httpPartitions = new io.vertx.core.json.JsonArray();
+            while ((kafka.assignment().size() != 1 || httpPartitions.size() != 1) && System.currentTimeMillis() < deadline) {
+                kafka.poll(Duration.ofMillis(200));
+                http.get(server.httpPort(), "127.0.0.1", instance + "/records?timeout=100").send().await(10, TimeUnit.SECONDS);
+                httpPartitions = http.get(server.httpPort(), "127.0.0.1", instance + "/assignments").send()
+                        .await(10, TimeUnit.SECONDS).bodyAsJsonObject().getJsonArray("partitions");
+            }
+            assertThat(kafka.assignment()).as("the Kafka member holds one of the two partitions").hasSize(1);
+            assertThat(httpPartitions).as("the HTTP member holds the other").hasSize(1);
+            assertThat(httpPartitions.getJsonObject(0).getInteger("partition"))
+                    .isNotEqualTo(kafka.assignment().iterator().next().partition());
+        } finally {
+            http.delete(server.httpPort(), "127.0.0.1", instance).send().await(10, TimeUnit.SECONDS);
+            http.close();
+        }
     }
 
     @Test
