@@ -83,6 +83,21 @@ public final class BrokerService {
     /** Committed offset by group, topic and partition, as of the last {@link #refreshGroupLag}. */
     private final Map<List<Object>, Long> committedForLag = new ConcurrentHashMap<>();
 
+    /** Set once in a cluster: routing by partition leader. Null on a single node, which leads everything. */
+    private volatile ReplicaManager cluster;
+    private volatile LeaderForwarding forwarding;
+
+    /** Joins this broker service to a cluster: produce goes to each partition's leader. */
+    public void useCluster(ReplicaManager replicas, LeaderForwarding forwarding) {
+        this.cluster = replicas;
+        this.forwarding = forwarding;
+    }
+
+    /** The replica manager in a cluster; empty on a single node. */
+    public java.util.Optional<ReplicaManager> cluster() {
+        return java.util.Optional.ofNullable(cluster);
+    }
+
     /** A broker service for tests and tools: broker 0 of a cluster whose id is made up now. */
     public BrokerService(TopicManager topics, boolean autoCreateTopics, int defaultPartitions) {
         this(new BrokerIdentity(0, org.apache.kafka.common.Uuid.randomUuid().toString()), topics, null,
@@ -194,7 +209,7 @@ public final class BrokerService {
             byPartition.forEach((p, indexes) -> {
                 MemoryRecords batch = batchOf(records, indexes, now);
                 int batchBytes = batch.sizeInBytes();
-                appended.put(p, t.partitions().get(p).append(batch, acks)
+                appended.put(p, appendToLeader(t, p, batch, acks)
                         .onSuccess(info -> metrics.recordsIn(topic, indexes.size(), batchBytes)));
             });
             return Future.join(new ArrayList<>(appended.values())).transform(ignored -> {
@@ -211,6 +226,21 @@ public final class BrokerService {
                 return Future.succeededFuture(results);
             });
         });
+    }
+
+    /**
+     * Appends to the partition's leader: here, or (HTTP, WebSocket and event bus produce reaching
+     * a broker that does not lead the partition) forwarded to the broker that does.
+     */
+    private Future<LogAppendInfo> appendToLeader(TopicManager.Topic t, int p, MemoryRecords batch, Partition.Acks acks) {
+        ReplicaManager c = cluster;
+        if (c != null) {
+            int leader = c.leaderOf(t.name(), p);
+            if (leader != c.metadata().localBrokerId()) {
+                return forwarding.append(leader, t.name(), p, batch, acks);
+            }
+        }
+        return t.partitions().get(p).append(batch, acks);
     }
 
     /**
@@ -236,9 +266,27 @@ public final class BrokerService {
         }));
     }
 
-    /** A producer id never handed out before by this broker's data directory (InitProducerId). */
+    /**
+     * A producer id never handed out before (InitProducerId): by this broker's data directory, and
+     * in a cluster by no other broker either — each broker hands out the ids whose low 10 bits are
+     * its {@code broker.id}.
+     */
     public Future<Long> newProducerId() {
-        return producerIds.next();
+        ReplicaManager c = cluster;
+        if (c == null) {
+            return producerIds.next();
+        }
+        long brokerBits = c.metadata().localBrokerId() & 0x3FF;
+        return producerIds.next().map(id -> (id << 10) | brokerBits);
+    }
+
+    /** OffsetForLeaderEpoch: the largest epoch at or below {@code epoch} in the partition's log, and where it ends. */
+    public Future<io.runnel.log.EpochEndOffset> endOffsetForEpoch(String topic, int partition, int epoch) {
+        try {
+            return onCaller(topics.partition(topic, partition).endOffsetForEpoch(epoch));
+        } catch (RuntimeException e) {
+            return onCaller(Future.failedFuture(e));
+        }
     }
 
     private int partitionFor(String topic, ProduceRecord r, int count) {

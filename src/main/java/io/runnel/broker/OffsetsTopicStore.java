@@ -60,7 +60,7 @@ public final class OffsetsTopicStore implements GroupStore {
         } catch (UnknownTopicOrPartitionException missing) {
             return topics.createTopic(TOPIC, partitions, Map.of(LogConfig.CLEANUP_POLICY, "compact"))
                     .recover(e -> e instanceof TopicExistsException
-                            ? Future.succeededFuture(topics.topic(TOPIC)) : Future.failedFuture(e));
+                            ? topics.awaitTopic(TOPIC) : Future.failedFuture(e));
         }
     }
 

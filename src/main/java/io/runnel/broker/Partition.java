@@ -8,8 +8,11 @@ import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 
 import org.apache.kafka.common.errors.KafkaStorageException;
+import org.apache.kafka.common.errors.NotEnoughReplicasException;
+import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.record.MemoryRecords;
 
+import io.runnel.cluster.ReplicaProgress;
 import io.runnel.config.LogConfig;
 import io.runnel.log.CompactionTask;
 import io.runnel.log.FetchSlice;
@@ -40,6 +43,16 @@ import io.vertx.core.WorkerExecutor;
  * consumer never sees a record a crash could take back; without it, it follows the log end.
  * Fetches that wait for data (long poll) are woken when it moves — no polling.
  *
+ * <p>In a cluster the partition has a {@link Role}. As leader it takes appends and serves its
+ * followers' fetches ({@link #replicaRead}); the high watermark is the smallest log end offset in
+ * the controller's ISR ({@link ReplicaProgress}), and {@code acks=all} completes when it passes
+ * the append — replication stands in for fsync there, as in Kafka, since every ISR member holds
+ * the records in its page cache. An {@code acks=all} append is refused with NOT_ENOUGH_REPLICAS
+ * when fewer than {@code min.insync.replicas} ISR members are alive. As follower it refuses
+ * appends and copies the leader's batches ({@link #appendAsFollower}), after cutting its log back
+ * to where it agrees with the leader ({@link #truncateToLeader}). Role changes come from the
+ * {@link ReplicaManager}; an epoch bump fails acks=all appends still waiting.
+ *
  * <p>Invariants: {@code logStartOffset <= highWatermark <= durable or log end offset}; a waiter
  * is completed exactly once (by data, timeout or close). Public methods may be called from any
  * thread; they hop onto the partition's context.
@@ -51,6 +64,13 @@ public final class Partition {
 
     /** How much acknowledgement a producer asked for (Kafka's acks 0, 1, -1/all). */
     public enum Acks { NONE, LEADER, ALL }
+
+    /** Whether this broker takes appends for the partition or copies them from the leader. */
+    public enum Role { LEADER, FOLLOWER }
+
+    /** What a follower's fetch read: batches up to the leader's log end, and the leader's offsets. */
+    public record ReplicaReadResult(MemoryRecords records, long highWatermark, long logStartOffset, long logEndOffset) {
+    }
 
     /** What a read found, with the offsets the fetch response reports. */
     public record ReadResult(FetchSlice slice, long highWatermark, long logStartOffset, long logEndOffset) {
@@ -72,7 +92,17 @@ public final class Partition {
     private final GroupCommitFlusher flusher;
     private final WorkerExecutor worker;
     private final boolean durableAcks;
-    private final int leaderEpoch;
+    /** The epoch this broker leads (or follows) the partition in; 0 on a single node. */
+    private int leaderEpoch;
+    private Role role = Role.LEADER;
+    /** The followers' progress while this broker leads in a cluster; null on a single node (the ISR is this broker). */
+    private ReplicaProgress progress;
+    /** Whether a broker is alive, for min.insync.replicas: a dead follower still in the ISR does not count. */
+    private java.util.function.IntPredicate live = id -> true;
+    /** acks=all appends waiting for the ISR to have them (the high watermark to pass them). */
+    private final List<DurableWaiter> replicationWaiters = new ArrayList<>();
+    /** Followers' fetches waiting for the log end to move. */
+    private final List<FetchWaiter> replicaWaiters = new ArrayList<>();
 
     private List<PendingAppend> pending = new ArrayList<>();
     private final List<DurableWaiter> durableWaiters = new ArrayList<>();
@@ -103,10 +133,29 @@ public final class Partition {
     /** Opens (recovering if needed) the log in {@code dir} on a worker and pins it to {@code context}. */
     public static Future<Partition> open(String name, Vertx vertx, Context context, Path dir, LogConfig config,
                                          GroupCommitFlusher flusher, WorkerExecutor worker, boolean durableAcks) {
+        return open(name, vertx, context, dir, config, flusher, worker, durableAcks, false);
+    }
+
+    /**
+     * As above; with {@code following} (in a cluster) the partition starts as a follower of no one
+     * in epoch -1, refusing appends until the cluster makes it leader.
+     */
+    public static Future<Partition> open(String name, Vertx vertx, Context context, Path dir, LogConfig config,
+                                         GroupCommitFlusher flusher, WorkerExecutor worker, boolean durableAcks,
+                                         boolean following) {
         Promise<Partition> opened = Promise.promise();
         context.runOnContext(v -> worker.executeBlocking(() -> Log.open(dir, config, io.runnel.log.StorageIo.SYSTEM,
                         Clock.systemUTC()))
-                .map(log -> new Partition(name, vertx, context, log, flusher, worker, durableAcks, 0))
+                .map(log -> {
+                    Partition p = new Partition(name, vertx, context, log, flusher, worker, durableAcks, following ? -1 : 0);
+                    if (following) {
+                        // Until a leader says how far the cluster committed, nothing is served as committed.
+                        p.role = Role.FOLLOWER;
+                        log.resetHighWatermark(log.logStartOffset());
+                        p.publishSizes();
+                    }
+                    return p;
+                })
                 .onComplete(opened));
         return opened.future();
     }
@@ -118,6 +167,14 @@ public final class Partition {
         return onContext(() -> {
             if (closed) {
                 return Future.failedFuture(new KafkaStorageException("Partition " + name + " is closed"));
+            }
+            if (role != Role.LEADER) {
+                return Future.failedFuture(new NotLeaderOrFollowerException("This broker does not lead " + name));
+            }
+            if (acks == Acks.ALL && progress != null && liveIsrSize() < log.config().minInsyncReplicas) {
+                return Future.failedFuture(new NotEnoughReplicasException("Partition " + name + " has "
+                        + liveIsrSize() + " live in-sync replicas, fewer than min.insync.replicas "
+                        + log.config().minInsyncReplicas));
             }
             Promise<LogAppendInfo> promise = Promise.promise();
             if (pending.isEmpty()) {
@@ -144,9 +201,12 @@ public final class Partition {
             return;
         }
         // The high watermark moves before anyone is answered, so an acknowledged record is readable.
-        if (!durableAcks) {
+        if (progress != null) {
+            advanceHighWatermark(progress.updateHighWatermark(log.logEndOffset()));
+        } else if (!durableAcks) {
             advanceHighWatermark(log.logEndOffset());
         }
+        wakeReplicaFetches();
         // In durable mode the high watermark follows the durable offset, so every append is flushed
         // (group commit amortises it); otherwise only acks=all waits, and flush.* decides the rest.
         boolean needFlush = durableAcks && outcomes.stream().anyMatch(o -> o.error() == null);
@@ -155,7 +215,11 @@ public final class Partition {
             Log.AppendOutcome o = outcomes.get(i);
             if (o.error() != null) {
                 p.promise().fail(o.error());
-            } else if (p.acks() == Acks.ALL && durableAcks && log.durableOffset() <= o.info().lastOffset()) {
+            } else if (p.acks() == Acks.ALL && progress != null && log.highWatermark() <= o.info().lastOffset()) {
+                Promise<Void> replicated = Promise.promise();
+                replicationWaiters.add(new DurableWaiter(o.info().lastOffset(), replicated));
+                replicated.future().map(x -> o.info()).onComplete(p.promise());
+            } else if (p.acks() == Acks.ALL && progress == null && durableAcks && log.durableOffset() <= o.info().lastOffset()) {
                 Promise<Void> durable = Promise.promise();
                 durableWaiters.add(new DurableWaiter(o.info().lastOffset(), durable));
                 durable.future().map(x -> o.info()).onComplete(p.promise());
@@ -220,6 +284,14 @@ public final class Partition {
         }
         log.updateHighWatermark(target);
         publishedHighWatermark = target;
+        List<DurableWaiter> replicated = new ArrayList<>();
+        replicationWaiters.removeIf(w -> w.offset() < target && replicated.add(w));
+        replicated.forEach(w -> w.promise().complete());
+        if (progress != null) {
+            // Followers serve reads too (HTTP, WebSocket and event bus consumers of any broker), up to
+            // their high watermark: a waiting follower fetch returns to carry the new one.
+            wakeReplicaFetches();
+        }
         // Completed after the list is updated: a woken fetch may wait again at once.
         List<FetchWaiter> woken = new ArrayList<>();
         fetchWaiters.removeIf(w -> w.offset() < target && woken.add(w));
@@ -339,6 +411,268 @@ public final class Partition {
         return onContext(() -> Future.succeededFuture(log.activeProducers()));
     }
 
+    // ---------------------------------------------------------------- replication
+
+    /**
+     * Makes this broker the partition's leader in {@code epoch}, with the controller's replicas and
+     * ISR. Its high watermark starts where it stood as a follower and moves as followers report.
+     */
+    public Future<Void> becomeLeader(int localId, int epoch, List<Integer> replicas, List<Integer> isr,
+                                     java.util.function.IntPredicate isLive) {
+        return onContext(() -> {
+            boolean sameTerm = role == Role.LEADER && leaderEpoch == epoch && progress != null;
+            if (sameTerm) {
+                progress.setIsr(isr);
+            } else {
+                role = Role.LEADER;
+                leaderEpoch = epoch;
+                progress = new ReplicaProgress(localId, replicas, isr, log.highWatermark(), log.logEndOffset(),
+                        System.currentTimeMillis());
+            }
+            live = isLive;
+            advanceHighWatermark(progress.updateHighWatermark(log.logEndOffset()));
+            return Future.succeededFuture();
+        });
+    }
+
+    /**
+     * Makes this broker a follower in {@code epoch}: appends are refused from now on, and acks=all
+     * appends still waiting are failed (the producer retries at the new leader; an idempotent one
+     * is deduplicated there).
+     */
+    public Future<Void> becomeFollower(int epoch) {
+        return onContext(() -> {
+            role = Role.FOLLOWER;
+            leaderEpoch = epoch;
+            progress = null;
+            List<DurableWaiter> failed = new ArrayList<>(replicationWaiters);
+            replicationWaiters.clear();
+            failed.forEach(w -> w.promise().fail(new NotLeaderOrFollowerException(
+                    "Leadership of " + name + " moved before the append was replicated")));
+            wakeReplicaFetches();
+            return Future.succeededFuture();
+        });
+    }
+
+    public Future<Role> role() {
+        return onContext(() -> Future.succeededFuture(role));
+    }
+
+    /** The epoch this broker last took a role in; any thread may ask (a stale answer is harmless: fetches check again). */
+    public Future<Integer> leaderEpoch() {
+        return onContext(() -> Future.succeededFuture(leaderEpoch));
+    }
+
+    /**
+     * A follower's fetch: records from {@code offset} up to the log end, waiting up to
+     * {@code maxWaitMs} when there are none. The fetch offset is the follower's log end offset, so
+     * it also moves the high watermark.
+     *
+     * @throws NotLeaderOrFollowerException this broker does not lead
+     * @throws org.apache.kafka.common.errors.FencedLeaderEpochException the follower knows a newer epoch (this leader is stale)
+     * @throws org.apache.kafka.common.errors.UnknownLeaderEpochException the follower has not seen this epoch yet
+     */
+    public Future<ReplicaReadResult> replicaRead(int replicaId, int replicaEpoch, long offset, int maxBytes,
+                                                 long maxWaitMs) {
+        return onContext(() -> {
+            Throwable refusal = replicaFetchRefusal(replicaEpoch, offset);
+            if (refusal != null) {
+                return Future.failedFuture(refusal);
+            }
+            progress.onFollowerFetch(replicaId, offset, log.logEndOffset(), System.currentTimeMillis());
+            advanceHighWatermark(progress.updateHighWatermark(log.logEndOffset()));
+            if (offset < log.logEndOffset() || maxWaitMs <= 0) {
+                return Future.succeededFuture(replicaReadNow(offset, maxBytes));
+            }
+            Promise<Void> woken = Promise.promise();
+            long[] timer = new long[1];
+            timer[0] = vertx.setTimer(maxWaitMs, t -> {
+                replicaWaiters.removeIf(w -> w.timerId() == timer[0]);
+                woken.tryComplete();
+            });
+            replicaWaiters.add(new FetchWaiter(offset, woken, timer[0]));
+            return woken.future().compose(v -> {
+                Throwable after = replicaFetchRefusal(replicaEpoch, offset);
+                return after != null ? Future.failedFuture(after) : Future.succeededFuture(replicaReadNow(offset, maxBytes));
+            });
+        });
+    }
+
+    private Throwable replicaFetchRefusal(int replicaEpoch, long offset) {
+        if (closed) {
+            return new KafkaStorageException("Partition " + name + " is closed");
+        }
+        if (role != Role.LEADER || progress == null) {
+            return new NotLeaderOrFollowerException("This broker does not lead " + name);
+        }
+        if (replicaEpoch > leaderEpoch) {
+            return new org.apache.kafka.common.errors.FencedLeaderEpochException("Leader epoch " + leaderEpoch
+                    + " of " + name + " is older than the follower's " + replicaEpoch);
+        }
+        if (replicaEpoch < leaderEpoch) {
+            return new org.apache.kafka.common.errors.UnknownLeaderEpochException("The follower of " + name
+                    + " is in epoch " + replicaEpoch + ", the leader in " + leaderEpoch);
+        }
+        if (offset > log.logEndOffset() || offset < log.logStartOffset()) {
+            return new org.apache.kafka.common.errors.OffsetOutOfRangeException("Replica fetch offset " + offset
+                    + " is outside [" + log.logStartOffset() + ", " + log.logEndOffset() + "] of " + name);
+        }
+        return null;
+    }
+
+    private ReplicaReadResult replicaReadNow(long offset, int maxBytes) {
+        FetchSlice slice = log.read(offset, maxBytes, log.logEndOffset());
+        MemoryRecords records;
+        try {
+            records = slice.isEmpty() ? MemoryRecords.EMPTY : slice.readRecords();
+        } catch (java.io.IOException e) {
+            throw new KafkaStorageException("Reading " + name + " for a follower failed", e);
+        }
+        return new ReplicaReadResult(records, log.highWatermark(), log.logStartOffset(), log.logEndOffset());
+    }
+
+    private void wakeReplicaFetches() {
+        if (replicaWaiters.isEmpty()) {
+            return;
+        }
+        List<FetchWaiter> woken = new ArrayList<>(replicaWaiters);
+        replicaWaiters.clear();
+        woken.forEach(w -> {
+            vertx.cancelTimer(w.timerId());
+            w.promise().tryComplete();
+        });
+    }
+
+    /**
+     * A follower's append of what it fetched: offsets and epochs as the leader wrote them; its
+     * high watermark follows the leader's, capped by its own log end.
+     */
+    public Future<Long> appendAsFollower(MemoryRecords records, long leaderHighWatermark, int fetchEpoch) {
+        return onContext(() -> {
+            if (closed) {
+                return Future.failedFuture(new KafkaStorageException("Partition " + name + " is closed"));
+            }
+            if (role != Role.FOLLOWER || fetchEpoch != leaderEpoch) {
+                // A fetch answered in an older epoch: its leader may have been deposed since.
+                return Future.failedFuture(new org.apache.kafka.common.errors.FencedLeaderEpochException(
+                        name + " follows in epoch " + leaderEpoch + ", the fetch was made in " + fetchEpoch));
+            }
+            if (records.sizeInBytes() > 0) {
+                log.appendAsFollower(records);
+                if (log.shouldFlush()) {
+                    requestFlush();
+                }
+            }
+            advanceHighWatermark(leaderHighWatermark);
+            publishSizes();
+            return Future.succeededFuture(log.logEndOffset());
+        });
+    }
+
+    /** The follower's log end offset: where its next fetch starts. */
+    public Future<Long> logEndOffset() {
+        return onContext(() -> Future.succeededFuture(log.logEndOffset()));
+    }
+
+    /** The latest leader epoch in this log (-1 when it has none). */
+    public Future<Integer> latestLogEpoch() {
+        return onContext(() -> Future.succeededFuture(log.latestEpoch()));
+    }
+
+    /** OffsetForLeaderEpoch, answered from this log's epoch history. */
+    public Future<io.runnel.log.EpochEndOffset> endOffsetForEpoch(int epoch) {
+        return onContext(() -> Future.succeededFuture(log.endOffsetForEpoch(epoch)));
+    }
+
+    /**
+     * A returning follower cuts its log back to where it agrees with the leader ({@code leaderAnswer}
+     * is the leader's OffsetForLeaderEpoch answer for this log's latest epoch). Completes with
+     * false when the cut is not final yet: the follower had an epoch the leader never had, and must
+     * ask again with its (now earlier) latest epoch. Refused unless this broker still follows in
+     * {@code fetchEpoch}: an answer arriving after its fetcher was replaced (this broker now leads,
+     * or follows in a newer epoch and may hold committed records past that answer) must not cut
+     * anything (ReplicationSimulationTest, seed 2).
+     */
+    public Future<Boolean> truncateToLeader(io.runnel.log.EpochEndOffset leaderAnswer, int fetchEpoch) {
+        return onContext(() -> {
+            if (closed) {
+                return Future.failedFuture(new KafkaStorageException("Partition " + name + " is closed"));
+            }
+            if (role != Role.FOLLOWER || fetchEpoch != leaderEpoch) {
+                return Future.failedFuture(new org.apache.kafka.common.errors.FencedLeaderEpochException(
+                        name + " follows in epoch " + leaderEpoch + ", the truncation was asked in " + fetchEpoch));
+            }
+            Log.Truncation cut = log.truncationFor(leaderAnswer);
+            if (cut.offset() >= log.logEndOffset()) {
+                return Future.succeededFuture(cut.complete());
+            }
+            SegmentDeletion deletion = log.truncateTo(Math.max(cut.offset(), log.logStartOffset()));
+            publishSizes();
+            return blocking(() -> {
+                deletion.run();
+                return null;
+            }).map(v -> cut.complete());
+        });
+    }
+
+    /** The ISR the leader should ask the controller for now, or null. */
+    public Future<List<Integer>> proposedIsr(long lagTimeMaxMs) {
+        return onContext(() -> Future.succeededFuture(role != Role.LEADER || progress == null ? null
+                : progress.proposedIsr(System.currentTimeMillis(), lagTimeMaxMs, log.logEndOffset())));
+    }
+
+    /** The ISR as this leader last heard it from the controller (empty when not leading). */
+    public Future<java.util.Set<Integer>> isr() {
+        return onContext(() -> Future.succeededFuture(progress == null ? java.util.Set.of() : progress.isr()));
+    }
+
+    /** How far behind the leader's log end the slowest follower is, in offsets (0 when not leading). */
+    public Future<Long> maxFollowerLag() {
+        return onContext(() -> {
+            if (progress == null) {
+                return Future.succeededFuture(0L);
+            }
+            long end = log.logEndOffset();
+            long lag = 0;
+            for (int id : progress.isr()) {
+                long followerEnd = progress.followerLogEnd(id);
+                if (followerEnd >= 0) {
+                    lag = Math.max(lag, end - followerEnd);
+                }
+            }
+            return Future.succeededFuture(lag);
+        });
+    }
+
+    /**
+     * Fails acks=all appends still waiting when fewer than {@code min.insync.replicas} ISR members
+     * are alive (Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND): with the others gone and no majority
+     * left to shrink the ISR, they would otherwise wait for ever. The records stay in the log
+     * unacknowledged; a retry of an idempotent producer is deduplicated.
+     */
+    public void failStarvedAppends() {
+        onContext(() -> {
+            if (progress != null && !replicationWaiters.isEmpty() && liveIsrSize() < log.config().minInsyncReplicas) {
+                List<DurableWaiter> failed = new ArrayList<>(replicationWaiters);
+                replicationWaiters.clear();
+                failed.forEach(w -> w.promise().fail(new org.apache.kafka.common.errors.NotEnoughReplicasAfterAppendException(
+                        "Partition " + name + " lost in-sync replicas below min.insync.replicas before the append was"
+                                + " replicated")));
+            }
+            return Future.succeededFuture();
+        });
+    }
+
+    private int liveIsrSize() {
+        int n = 0;
+        for (int id : progress.isr()) {
+            if (live.test(id)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     // ---------------------------------------------------------------- maintenance
 
     /**
@@ -419,6 +753,11 @@ public final class Partition {
                 return Future.succeededFuture();
             }
             closed = true;
+            List<DurableWaiter> unreplicated = new ArrayList<>(replicationWaiters);
+            replicationWaiters.clear();
+            unreplicated.forEach(w -> w.promise().fail(new KafkaStorageException("Partition " + name
+                    + " closed before the append was replicated")));
+            wakeReplicaFetches();
             List<FetchWaiter> waiting = new ArrayList<>(fetchWaiters);
             fetchWaiters.clear();
             waiting.forEach(w -> {

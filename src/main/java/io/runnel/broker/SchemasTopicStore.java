@@ -60,7 +60,7 @@ public final class SchemasTopicStore implements SchemaStore {
         } catch (UnknownTopicOrPartitionException missing) {
             return topics.createTopic(TOPIC, 1, Map.of(LogConfig.CLEANUP_POLICY, "compact"))
                     .recover(e -> e instanceof TopicExistsException
-                            ? Future.succeededFuture(topics.topic(TOPIC)) : Future.failedFuture(e));
+                            ? topics.awaitTopic(TOPIC) : Future.failedFuture(e));
         }
     }
 

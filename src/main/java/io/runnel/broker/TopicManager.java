@@ -54,6 +54,10 @@ import io.vertx.core.WorkerExecutor;
  * <p>Invariants: a topic in {@link #topics} has all its partitions open; names follow Kafka's
  * rules (1–249 of {@code [a-zA-Z0-9._-]}, not "." or ".."); a partition count only grows.
  *
+ * <p>In a cluster, changes are decided by the controller ({@link TopicController}): the public
+ * methods ask it and then wait until the change has reached this broker, which the replica
+ * manager applies through the {@code apply*} methods, as on a single node.
+ *
  * <p>Metrics: each open partition has its gauges in {@link BrokerMetrics}, registered when its
  * topic is registered here and removed when the topic is deleted.
  */
@@ -94,7 +98,8 @@ public final class TopicManager {
     private boolean closed;
 
     private TopicManager(Vertx vertx, Context context, Path dataDir, LogConfig defaults, GroupCommitFlusher flusher,
-                         WorkerExecutor worker, boolean durableAcks, List<Context> hosts, BrokerMetrics metrics) {
+                         WorkerExecutor worker, boolean durableAcks, List<Context> hosts, BrokerMetrics metrics,
+                         boolean clustered) {
         this.vertx = vertx;
         this.context = context;
         this.dataDir = dataDir;
@@ -102,6 +107,7 @@ public final class TopicManager {
         this.flusher = flusher;
         this.worker = worker;
         this.durableAcks = durableAcks;
+        this.clustered = clustered;
         this.hosts = List.copyOf(hosts);
         this.metrics = metrics;
     }
@@ -119,12 +125,19 @@ public final class TopicManager {
     public static Future<TopicManager> start(Vertx vertx, Path dataDir, LogConfig defaults, int eventLoops,
                                              GroupCommitFlusher flusher, WorkerExecutor worker, boolean durableAcks,
                                              BrokerMetrics metrics) {
+        return start(vertx, dataDir, defaults, eventLoops, flusher, worker, durableAcks, metrics, false);
+    }
+
+    /** As above; {@code clustered} opens partitions as followers until the cluster gives them a leader. */
+    public static Future<TopicManager> start(Vertx vertx, Path dataDir, LogConfig defaults, int eventLoops,
+                                             GroupCommitFlusher flusher, WorkerExecutor worker, boolean durableAcks,
+                                             BrokerMetrics metrics, boolean clustered) {
         List<Context> hosts = new CopyOnWriteArrayList<>();
         Context own = vertx.getOrCreateContext();
         return vertx.deployVerticle(() -> new PartitionHost(hosts), new DeploymentOptions().setInstances(eventLoops))
                 .compose(id -> {
                     TopicManager m = new TopicManager(vertx, own, dataDir, defaults, flusher, worker, durableAcks, hosts,
-                            metrics);
+                            metrics, clustered);
                     Promise<TopicManager> loaded = Promise.promise();
                     own.runOnContext(v -> m.loadAll().map(x -> m).onComplete(loaded));
                     return loaded.future();
@@ -177,17 +190,96 @@ public final class TopicManager {
 
     // ---------------------------------------------------------------- changes (serialised)
 
+    /**
+     * Where topic changes are decided when this broker is part of a cluster: the controller. The
+     * change reaches this broker's own topics through the cluster metadata ({@code apply*}).
+     */
+    public interface TopicController {
+        Future<Void> createTopic(String name, int partitions, int replicationFactor, Map<String, String> configs);
+
+        Future<Void> createPartitions(String name, int total);
+
+        Future<Void> replaceConfigs(String name, Map<String, String> overrides);
+
+        Future<Void> deleteTopic(String name);
+    }
+
+    private volatile TopicController controller;
+    /** In a cluster, partitions open as followers and lead only when the cluster says so. */
+    private final boolean clustered;
+    /** How long a change decided by the controller may take to reach this broker's topics. */
+    private static final long CLUSTER_APPLY_TIMEOUT_MS = 30_000;
+
+    /** From now on topic changes go to {@code controller} (cluster mode). */
+    public void useController(TopicController controller) {
+        this.controller = controller;
+    }
+
     /** Creates a topic; fails with Kafka's exception for a bad name, count or config, or an existing topic. */
     public Future<Topic> createTopic(String name, int partitions, Map<String, String> configs) {
+        return createTopic(name, partitions, -1, configs);
+    }
+
+    /**
+     * As above, with {@code replicationFactor} copies of each partition in a cluster (-1: the
+     * broker's default, capped by the live brokers); a single node keeps one.
+     */
+    public Future<Topic> createTopic(String name, int partitions, int replicationFactor, Map<String, String> configs) {
+        TopicController c = controller;
+        if (c == null) {
+            return applyCreateTopic(name, partitions, configs);
+        }
+        try {
+            checkName(name);
+            checkPartitionCount(partitions);
+            configFor(configs);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return c.createTopic(name, partitions, replicationFactor, configs)
+                .compose(v -> awaitLocal(() -> topics.get(name), t -> t.partitions().size() >= partitions));
+    }
+
+    /** Waits until this broker's own topic {@code name} exists (created locally or from the cluster). */
+    public Future<Topic> awaitTopic(String name) {
+        return awaitLocal(() -> topics.get(name), t -> true);
+    }
+
+    private <T> Future<T> awaitLocal(java.util.function.Supplier<T> look, java.util.function.Predicate<T> done) {
+        Promise<T> result = Promise.promise();
+        long deadline = System.currentTimeMillis() + CLUSTER_APPLY_TIMEOUT_MS;
+        pollLocal(look, done, deadline, result);
+        return result.future();
+    }
+
+    private <T> void pollLocal(java.util.function.Supplier<T> look, java.util.function.Predicate<T> done, long deadline,
+                               Promise<T> result) {
+        T now = look.get();
+        if (now != null && done.test(now)) {
+            result.complete(now);
+        } else if (System.currentTimeMillis() > deadline) {
+            result.fail(new org.apache.kafka.common.errors.TimeoutException(
+                    "The cluster's change did not reach this broker within " + CLUSTER_APPLY_TIMEOUT_MS + " ms"));
+        } else {
+            vertx.setTimer(20, t -> pollLocal(look, done, deadline, result));
+        }
+    }
+
+    private static void checkPartitionCount(int partitions) {
+        if (partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC) {
+            throw new InvalidPartitionsException("A topic has 1 to " + MAX_PARTITIONS_PER_TOPIC
+                    + " partitions, not " + partitions);
+        }
+    }
+
+    /** Creates a topic on this broker alone (single node, or as the cluster decided). */
+    public Future<Topic> applyCreateTopic(String name, int partitions, Map<String, String> configs) {
         return serialised(() -> {
             checkName(name);
             if (topics.containsKey(name)) {
                 throw new TopicExistsException("Topic '" + name + "' already exists");
             }
-            if (partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC) {
-                throw new InvalidPartitionsException("A topic has 1 to " + MAX_PARTITIONS_PER_TOPIC
-                        + " partitions, not " + partitions);
-            }
+            checkPartitionCount(partitions);
             LogConfig config = configFor(configs);
             Map<String, String> overrides = Map.copyOf(configs);
             return blocking(() -> {
@@ -200,6 +292,16 @@ public final class TopicManager {
 
     /** Grows a topic to {@code newTotal} partitions (Kafka's CreatePartitions). */
     public Future<Topic> createPartitions(String name, int newTotal) {
+        TopicController c = controller;
+        if (c == null) {
+            return applyCreatePartitions(name, newTotal);
+        }
+        return c.createPartitions(name, newTotal)
+                .compose(v -> awaitLocal(() -> topics.get(name), t -> t.partitions().size() >= newTotal));
+    }
+
+    /** Grows a topic on this broker alone. */
+    public Future<Topic> applyCreatePartitions(String name, int newTotal) {
         return serialised(() -> {
             Topic t = topic(name);
             if (newTotal <= t.partitions().size()) {
@@ -224,16 +326,45 @@ public final class TopicManager {
 
     /** Sets and removes config overrides of a topic; the new config applies to its logs at once. */
     public Future<Topic> alterConfigs(String name, Map<String, String> set, Set<String> delete) {
-        return changeConfigs(name, current -> {
-            Map<String, String> overrides = new TreeMap<>(current);
+        TopicController c = controller;
+        if (c == null) {
+            return changeConfigs(name, current -> {
+                Map<String, String> overrides = new TreeMap<>(current);
+                overrides.keySet().removeAll(delete);
+                overrides.putAll(set);
+                return overrides;
+            });
+        }
+        Map<String, String> overrides;
+        try {
+            overrides = new TreeMap<>(topic(name).configOverrides());
             overrides.keySet().removeAll(delete);
             overrides.putAll(set);
-            return overrides;
-        });
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return replaceConfigs(name, overrides);
     }
 
     /** Replaces all config overrides of a topic with {@code overrides} (Kafka's legacy AlterConfigs). */
     public Future<Topic> replaceConfigs(String name, Map<String, String> overrides) {
+        TopicController c = controller;
+        if (c == null) {
+            return applyConfigs(name, overrides);
+        }
+        try {
+            topic(name);
+            configFor(overrides);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        Map<String, String> wanted = Map.copyOf(overrides);
+        return c.replaceConfigs(name, wanted)
+                .compose(v -> awaitLocal(() -> topics.get(name), t -> t.configOverrides().equals(wanted)));
+    }
+
+    /** Replaces a topic's config overrides on this broker alone. */
+    public Future<Topic> applyConfigs(String name, Map<String, String> overrides) {
         return changeConfigs(name, current -> new TreeMap<>(overrides));
     }
 
@@ -254,6 +385,16 @@ public final class TopicManager {
 
     /** Deletes a topic: its partitions close, its metadata goes, then its files (on the worker). */
     public Future<Void> deleteTopic(String name) {
+        TopicController c = controller;
+        if (c == null) {
+            return applyDeleteTopic(name);
+        }
+        return c.deleteTopic(name).compose(v -> awaitLocal(() -> topics.containsKey(name) ? null : Boolean.TRUE,
+                gone -> true)).mapEmpty();
+    }
+
+    /** Deletes a topic on this broker alone. */
+    public Future<Void> applyDeleteTopic(String name) {
         return serialised(() -> {
             Topic t = topic(name);
             topics.remove(name);
@@ -328,7 +469,8 @@ public final class TopicManager {
         for (int p = from; p < to; p++) {
             String name = topic + "-" + p;
             Context host = hosts.get(Math.floorMod(name.hashCode(), hosts.size()));
-            opening.add(Partition.open(name, vertx, host, dataDir.resolve(name), config, flusher, worker, durableAcks));
+            opening.add(Partition.open(name, vertx, host, dataDir.resolve(name), config, flusher, worker, durableAcks,
+                    clustered));
         }
         return Future.all(opening).map(all -> {
             List<Partition> out = new ArrayList<>();

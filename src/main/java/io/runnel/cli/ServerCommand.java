@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
  * {@code --key=value} arguments, in that order of precedence.
  */
 @Command(name = "server", mixinStandardHelpOptions = true,
-        description = "Start a broker (single node). Settings: conf/runnel.properties, then RUNNEL_KEY variables, "
+        description = "Start a broker (single node, or a cluster member with --cluster). Settings: conf/runnel.properties, then RUNNEL_KEY variables, "
                 + "then --key=value arguments, e.g. --http.port=8082 --data.dir=./data.")
 final class ServerCommand implements Callable<Integer> {
 
@@ -42,7 +42,17 @@ final class ServerCommand implements Callable<Integer> {
             return 2;
         }
         PrometheusMeterRegistry registry = RunnelServer.newRegistry();
-        Vertx vertx = RunnelServer.vertxWithMetrics(registry);
+        Vertx vertx;
+        if (config.clusterEnabled) {
+            try {
+                vertx = RunnelServer.clusteredVertxWithMetrics(registry, config).await(5, TimeUnit.MINUTES);
+            } catch (Exception e) {
+                spec.commandLine().getErr().println("Runnel could not join the cluster: " + e.getMessage());
+                return 1;
+            }
+        } else {
+            vertx = RunnelServer.vertxWithMetrics(registry);
+        }
         RunnelServer server;
         try {
             server = RunnelServer.start(vertx, config, registry).await(5, TimeUnit.MINUTES);

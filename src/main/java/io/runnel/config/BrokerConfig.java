@@ -47,6 +47,12 @@ public final class BrokerConfig {
     public static final String CLUSTER_ENABLED = "cluster.enabled";
     public static final String CLUSTER_PORT = "cluster.port";
     public static final String CLUSTER_MEMBERS = "cluster.members";
+    public static final String CLUSTER_SESSION_TIMEOUT_MS = "cluster.session.timeout.ms";
+    public static final String ADVERTISED_HOST = "advertised.host";
+    public static final String DEFAULT_REPLICATION_FACTOR = "default.replication.factor";
+    public static final String REPLICA_LAG_TIME_MAX_MS = "replica.lag.time.max.ms";
+    public static final String UNCLEAN_LEADER_ELECTION_ENABLE = "unclean.leader.election.enable";
+    public static final String LEADER_IMBALANCE_CHECK_INTERVAL_MS = "leader.imbalance.check.interval.ms";
     public static final String AUTO_CREATE_TOPICS_ENABLE = "auto.create.topics.enable";
     public static final String NUM_PARTITIONS = "num.partitions";
     public static final String OFFSETS_TOPIC_NUM_PARTITIONS = "offsets.topic.num.partitions";
@@ -82,6 +88,27 @@ public final class BrokerConfig {
     public static final int DEFAULT_CLUSTER_PORT = 5701;
     /** No members to contact: a lone broker needs none. */
     public static final String DEFAULT_CLUSTER_MEMBERS = "";
+    /**
+     * A broker whose Hazelcast member is silent this long is declared dead, and its partitions
+     * get new leaders. A killed broker is noticed sooner, when its connections close; this bounds
+     * the time to notice a paused or cut-off one. Shorter than Kafka's broker.session.timeout.ms
+     * (9 s), long enough that a busy machine's pauses are not taken for deaths; whole seconds, as
+     * Hazelcast counts them.
+     */
+    public static final long DEFAULT_CLUSTER_SESSION_TIMEOUT_MS = 4_000;
+    /** Empty: clients reach a broker at {@code listeners.host}; set it when that is a wildcard (0.0.0.0). */
+    public static final String DEFAULT_ADVERTISED_HOST = "";
+    /** Kafka's default: three copies of every partition in a cluster of three or more (capped by its size). */
+    public static final int DEFAULT_DEFAULT_REPLICATION_FACTOR = 3;
+    /** Kafka's default: an ISR member that has not caught up for this long leaves the ISR. */
+    public static final long DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000;
+    /** Kafka's default: only an in-sync replica may become leader, so nothing acknowledged is lost. */
+    public static final boolean DEFAULT_UNCLEAN_LEADER_ELECTION_ENABLE = false;
+    /**
+     * How often the controller moves leadership back to preferred replicas. Shorter than Kafka's
+     * five minutes: a returning broker gets its share of the load within seconds.
+     */
+    public static final long DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS = 5_000;
     /** Kafka's default: producing to a missing topic creates it, as Kafka clients expect. */
     public static final boolean DEFAULT_AUTO_CREATE_TOPICS_ENABLE = true;
     /** Kafka's default: one partition keeps a new topic totally ordered. */
@@ -133,6 +160,12 @@ public final class BrokerConfig {
             CLUSTER_ENABLED, String.valueOf(DEFAULT_CLUSTER_ENABLED),
             CLUSTER_PORT, String.valueOf(DEFAULT_CLUSTER_PORT),
             CLUSTER_MEMBERS, DEFAULT_CLUSTER_MEMBERS,
+            CLUSTER_SESSION_TIMEOUT_MS, String.valueOf(DEFAULT_CLUSTER_SESSION_TIMEOUT_MS),
+            ADVERTISED_HOST, DEFAULT_ADVERTISED_HOST,
+            DEFAULT_REPLICATION_FACTOR, String.valueOf(DEFAULT_DEFAULT_REPLICATION_FACTOR),
+            REPLICA_LAG_TIME_MAX_MS, String.valueOf(DEFAULT_REPLICA_LAG_TIME_MAX_MS),
+            UNCLEAN_LEADER_ELECTION_ENABLE, String.valueOf(DEFAULT_UNCLEAN_LEADER_ELECTION_ENABLE),
+            LEADER_IMBALANCE_CHECK_INTERVAL_MS, String.valueOf(DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS),
             AUTO_CREATE_TOPICS_ENABLE, String.valueOf(DEFAULT_AUTO_CREATE_TOPICS_ENABLE),
             NUM_PARTITIONS, String.valueOf(DEFAULT_NUM_PARTITIONS),
             OFFSETS_TOPIC_NUM_PARTITIONS, String.valueOf(DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS),
@@ -171,6 +204,13 @@ public final class BrokerConfig {
     public final int clusterPort;
     /** Members to contact when joining, each {@code host:port} with a port 1..65535; may be empty. */
     public final List<String> clusterMembers;
+    public final long clusterSessionTimeoutMs;
+    /** The host clients are told to reach this broker at (advertised.host, else listeners.host). */
+    public final String advertisedHost;
+    public final int defaultReplicationFactor;
+    public final long replicaLagTimeMaxMs;
+    public final boolean uncleanLeaderElectionEnable;
+    public final long leaderImbalanceCheckIntervalMs;
     public final boolean autoCreateTopicsEnable;
     public final int numPartitions;
     public final int offsetsTopicNumPartitions;
@@ -197,6 +237,14 @@ public final class BrokerConfig {
         this.clusterEnabled = bool(settings, CLUSTER_ENABLED);
         this.clusterPort = port(settings, CLUSTER_PORT);
         this.clusterMembers = members(settings, CLUSTER_MEMBERS);
+        this.clusterSessionTimeoutMs = number(settings, CLUSTER_SESSION_TIMEOUT_MS, 1_000, 3_600_000);
+        String advertised = settings.get(ADVERTISED_HOST).value().trim();
+        this.advertisedHost = advertised.isEmpty() ? listenersHost : advertised;
+        this.defaultReplicationFactor = (int) number(settings, DEFAULT_REPLICATION_FACTOR, 1, 1_000);
+        this.replicaLagTimeMaxMs = number(settings, REPLICA_LAG_TIME_MAX_MS, 100, Integer.MAX_VALUE);
+        this.uncleanLeaderElectionEnable = bool(settings, UNCLEAN_LEADER_ELECTION_ENABLE);
+        this.leaderImbalanceCheckIntervalMs = number(settings, LEADER_IMBALANCE_CHECK_INTERVAL_MS, 100,
+                Integer.MAX_VALUE);
         this.autoCreateTopicsEnable = bool(settings, AUTO_CREATE_TOPICS_ENABLE);
         this.numPartitions = (int) number(settings, NUM_PARTITIONS, 1, Integer.MAX_VALUE);
         this.offsetsTopicNumPartitions = (int) number(settings, OFFSETS_TOPIC_NUM_PARTITIONS, 1, 1000);

@@ -16,7 +16,8 @@ import org.apache.kafka.common.record.RecordBatch;
  * by kafka-clients' {@code RecordBatch.isValid()} on the full bytes.
  */
 record BatchHeader(long baseOffset, int sizeInBytes, byte magic, int lastOffsetDelta, long maxTimestamp,
-                   long producerId, short producerEpoch, int baseSequence, int recordCount) {
+                   long producerId, short producerEpoch, int baseSequence, int recordCount,
+                   int partitionLeaderEpoch) {
 
     /** Bytes of the header, which is also the smallest possible batch. */
     static final int SIZE = 61;
@@ -34,7 +35,8 @@ record BatchHeader(long baseOffset, int sizeInBytes, byte magic, int lastOffsetD
                 buf.getLong(p + 43),
                 buf.getShort(p + 51),
                 buf.getInt(p + 53),
-                buf.getInt(p + 57));
+                buf.getInt(p + 57),
+                buf.getInt(p + 12));
     }
 
     long lastOffset() {

@@ -40,8 +40,18 @@ import io.runnel.config.LogConfig;
  * point ({@link #durableOffset()}) is one past the last record known to be fsynced. Every record
  * below the recovery point survives a crash; recovery scans only what lies after it.
  *
+ * <p>Leader epochs: every batch carries the epoch of the leader that wrote it (its
+ * partitionLeaderEpoch). The {@link LeaderEpochCache} maps epochs to the offsets they wrote, for
+ * OffsetForLeaderEpoch ({@link #endOffsetForEpoch}) and for a follower to find where its log
+ * diverges from its leader's ({@link #truncationFor}). Epochs never go back along the log: an
+ * append in an epoch older than the latest is refused. A leader appends with {@link #appendAll};
+ * a follower copies its leader's batches, offsets and epochs as they are, with
+ * {@link #appendAsFollower}.
+ *
  * <p>Files besides the segments: {@code checkpoint} (log start offset and recovery point, written
- * atomically) and {@code .clean-shutdown} (present only between a clean close and the next open).
+ * atomically), {@code leader-epoch-checkpoint} (the epoch cache, written atomically with the
+ * checkpoint and rebuilt on open from the batches where it is stale) and {@code .clean-shutdown}
+ * (present only between a clean close and the next open).
  * Leftovers of interrupted work are resolved on open: {@code .cleaned} (compaction output not yet
  * swapped in) is deleted, {@code .swap-<end>} (compaction output complete) replaces the segments
  * in [its base, end), {@code .deleted} is removed.
@@ -67,7 +77,8 @@ public final class Log implements AutoCloseable {
     private LogConfig config;
     private final TreeMap<Long, Segment> segments = new TreeMap<>();
     private final ProducerStateManager producers = new ProducerStateManager();
-    private final RecoveryReport recoveryReport;
+    private RecoveryReport recoveryReport;
+    private LeaderEpochCache epochs = LeaderEpochCache.empty();
 
     private long logStartOffset;
     private long highWatermark;
@@ -93,12 +104,11 @@ public final class Log implements AutoCloseable {
     private boolean checkpointDirty;
     private boolean closed;
 
-    private Log(Path dir, LogConfig config, StorageIo io, Clock clock, RecoveryReport report) {
+    private Log(Path dir, LogConfig config, StorageIo io, Clock clock) {
         this.dir = dir;
         this.config = config;
         this.io = io;
         this.clock = clock;
-        this.recoveryReport = report;
     }
 
     /** What opening the log found and repaired. */
@@ -113,6 +123,16 @@ public final class Log implements AutoCloseable {
         io.createDirectories(dir);
         int swaps = finishInterruptedFileOperations(dir, io);
         Checkpoint cp = Checkpoint.read(io, dir.resolve(CHECKPOINT_FILE));
+        List<String> problems = new ArrayList<>();
+        List<EpochEntry> checkpointedEpochs;
+        try {
+            checkpointedEpochs = LeaderEpochCache.read(io, dir);
+        } catch (CorruptLogException e) {
+            // Unlike the checkpoint, the epoch cache can be rebuilt from the batches.
+            LOG.warn("Recovered log {}: {}", dir, e.getMessage());
+            problems.add(e.getMessage() + "; rebuilt the leader epoch cache from the batches");
+            checkpointedEpochs = List.of();
+        }
         boolean clean = io.exists(dir.resolve(CLEAN_SHUTDOWN_FILE));
         long trustedBelow = clean ? Long.MAX_VALUE : cp.recoveryPoint();
 
@@ -123,7 +143,6 @@ public final class Log implements AutoCloseable {
                 bases.add(Long.parseLong(name.substring(0, 20)));
             }
         }
-        List<String> problems = new ArrayList<>();
         int scanned = 0;
         long truncatedBytes = 0;
         int dropped = 0;
@@ -201,8 +220,7 @@ public final class Log implements AutoCloseable {
             throw e;
         }
 
-        Log log = new Log(dir, config, io, clock, new RecoveryReport(clean, scanned, truncatedBytes, dropped, swaps,
-                List.copyOf(problems)));
+        Log log = new Log(dir, config, io, clock);
         log.segments.putAll(opened);
         try {
             if (log.segments.isEmpty()) {
@@ -214,11 +232,20 @@ public final class Log implements AutoCloseable {
             if (log.logStartOffset > log.logEndOffset()) {
                 log.logStartOffset = log.logEndOffset();
             }
+            LeaderEpochCache.Recovery epochRecovery = new LeaderEpochCache.Recovery(checkpointedEpochs,
+                    log.logStartOffset, log.logEndOffset());
             for (Segment s : log.segments.values()) {
                 for (BatchHeader h : s.headersFrom(0)) {
                     log.producers.update(h);
+                    epochRecovery.observe(h.partitionLeaderEpoch(), h.baseOffset(), h.lastOffset());
                 }
             }
+            log.epochs = epochRecovery.finish();
+            if (epochRecovery.problem() != null) {
+                LOG.warn("Recovered log {}: {}", dir, epochRecovery.problem());
+                problems.add(epochRecovery.problem());
+            }
+            log.recoveryReport = new RecoveryReport(clean, scanned, truncatedBytes, dropped, swaps, List.copyOf(problems));
             // The segments after a torn one go first, newest first, and only then is the torn tail
             // cut, so a crash in between leaves a prefix of the log that recovers the same way.
             for (int j = droppedBases.size() - 1; j >= 0; j--) {
@@ -296,8 +323,9 @@ public final class Log implements AutoCloseable {
     // ---------------------------------------------------------------- append
 
     /**
-     * Validates and appends record batches, assigning offsets in place (the buffer of
-     * {@code records} is modified). Nothing is written unless every batch passes: magic 2, CRC,
+     * Validates and appends record batches as the leader of {@code leaderEpoch}, assigning offsets
+     * and stamping the epoch in place (the buffer of {@code records} is modified). Nothing is
+     * written unless every batch passes: magic 2, CRC,
      * size within {@code max.message.bytes}, record count and offset deltas consistent, keys on
      * compacted topics, producer sequence in order. A producer's retry of a batch already in the
      * log writes nothing and returns the original offsets.
@@ -327,6 +355,13 @@ public final class Log implements AutoCloseable {
      * request is validated on its own: a refused one gets its exception in its outcome and writes
      * nothing, the others go ahead, in order. If the write fails, every accepted request gets the
      * {@link KafkaStorageException} and the file is cut back to where it was.
+     *
+     * <p>A {@code leaderEpoch} newer than {@link #latestEpoch()} starts a new epoch at the first
+     * offset written. A negative one (none) is stamped but not recorded in the epoch cache. An
+     * older one should not happen (fencing deposed leaders is the cluster's job), but it is
+     * written, with a warning, and the cache forgets the newer epochs, as Kafka's does: the
+     * partition stays writable even when the newest epoch came from a damaged batch header (the
+     * epoch field is not covered by the batch's CRC).
      */
     public List<AppendOutcome> appendAll(List<MemoryRecords> requests, int leaderEpoch) {
         ensureOpen();
@@ -337,7 +372,7 @@ public final class Log implements AutoCloseable {
         Map<Long, int[]> pending = new HashMap<>();
         for (int i = 0; i < requests.size(); i++) {
             try {
-                List<MutableRecordBatch> batches = validate(requests.get(i));
+                List<MutableRecordBatch> batches = validate(requests.get(i), false);
                 ProducerStateManager.BatchMetadata dup = batches.size() == 1
                         ? producers.findDuplicate(headerOf(batches.get(0))) : null;
                 if (dup != null) {
@@ -361,7 +396,8 @@ public final class Log implements AutoCloseable {
             return List.of(outcomes);
         }
 
-        long next = logEndOffset();
+        long firstOffset = logEndOffset();
+        long next = firstOffset;
         long appendTime = config.timestampType == LogConfig.TimestampType.LOG_APPEND_TIME ? now : -1;
         List<BatchHeader> headers = new ArrayList<>();
         ByteBuffer[] buffers = new ByteBuffer[accepted.size()];
@@ -406,6 +442,14 @@ public final class Log implements AutoCloseable {
         for (BatchHeader h : headers) {
             producers.update(h);
         }
+        if (leaderEpoch >= 0 && leaderEpoch < epochs.latestEpoch()) {
+            LOG.warn("Log {} appended in leader epoch {} after records of the newer epoch {}; forgetting the newer epochs",
+                    dir, leaderEpoch, epochs.latestEpoch());
+            epochs.assignOverriding(leaderEpoch, firstOffset);
+            checkpointDirty = true;
+        } else if (epochs.assign(leaderEpoch, firstOffset)) {
+            checkpointDirty = true;
+        }
         if (unflushedSinceMs < 0) {
             unflushedSinceMs = now;
         }
@@ -415,7 +459,94 @@ public final class Log implements AutoCloseable {
         return List.of(outcomes);
     }
 
-    private List<MutableRecordBatch> validate(MemoryRecords records) {
+    /**
+     * Appends batches whose offsets and leader epochs the leader already assigned: a follower
+     * copying its leader's log. The bytes are written as they are, so the follower's segments
+     * hold the leader's batches byte for byte (LOG_APPEND_TIME included: the leader's time stays).
+     *
+     * <p>Checked as {@link #append} checks (magic 2, CRC, size, record counts), but the leader
+     * decided what is in its log, so duplicates and producer sequence gaps are not refused; the
+     * producer state still follows the batches, so this log deduplicates correctly if it becomes
+     * the leader. The first batch must start at the log end offset and each next batch right
+     * after the one before; on a compacted topic the leader's log has holes that compaction left,
+     * so there a batch may start anywhere after the previous one (and hold fewer records than its
+     * offset range). A batch's epoch newer than {@link #latestEpoch()} starts that epoch at its
+     * base offset. Nothing is written unless every batch passes.
+     *
+     * @throws UnexpectedAppendOffsetException the first batch does not start at the log end
+     *     offset: the follower fetched from the wrong place
+     * @throws InvalidRecordException the batches are not in offset order, their epochs go back, or
+     *     one breaks a rule of the format
+     * @throws IllegalStateException a batch's epoch is older than {@link #latestEpoch()}: this log
+     *     holds records of a later epoch that the leader does not have, and must first truncate
+     *     (see {@link #truncationFor})
+     * @throws CorruptRecordException a batch's CRC or framing is wrong
+     * @throws RecordTooLargeException a batch exceeds {@code max.message.bytes}
+     * @throws KafkaStorageException the write failed; the file was cut back to where it was
+     */
+    public LogAppendInfo appendAsFollower(MemoryRecords records) {
+        ensureOpen();
+        List<MutableRecordBatch> batches = validate(records, true);
+        boolean holesAllowed = config.cleanupCompact;
+        long expected = logEndOffset();
+        int latestEpoch = epochs.latestEpoch();
+        List<BatchHeader> headers = new ArrayList<>(batches.size());
+        long maxTimestamp = RecordBatch.NO_TIMESTAMP;
+        int count = 0;
+        for (MutableRecordBatch b : batches) {
+            BatchHeader h = headerOf(b);
+            boolean inPlace = holesAllowed ? h.baseOffset() >= expected : h.baseOffset() == expected;
+            if (!inPlace && headers.isEmpty()) {
+                throw new UnexpectedAppendOffsetException("A follower append to " + dir + " starts at offset "
+                        + h.baseOffset() + " but the log ends at " + expected + ": fetch from the log end offset",
+                        h.baseOffset(), expected);
+            }
+            if (!inPlace) {
+                throw new InvalidRecordException("Record batch at offset " + h.baseOffset() + " does not follow the"
+                        + " batch before it, which ends at " + (expected - 1));
+            }
+            int epoch = h.partitionLeaderEpoch();
+            if (epoch >= 0 && epoch < latestEpoch) {
+                if (headers.isEmpty() || epoch < epochs.latestEpoch()) {
+                    throw new IllegalStateException("A follower append to " + dir + " has leader epoch " + epoch
+                            + " at offset " + h.baseOffset() + " but the log already holds records of epoch "
+                            + epochs.latestEpoch() + ": truncate the divergent tail first");
+                }
+                throw new InvalidRecordException("Record batch at offset " + h.baseOffset() + " has leader epoch "
+                        + epoch + ", older than the epoch " + latestEpoch + " of a batch before it");
+            }
+            latestEpoch = Math.max(latestEpoch, epoch);
+            headers.add(h);
+            maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp());
+            count += h.recordCount();
+            expected = h.nextOffset();
+        }
+        int sizeBytes = records.sizeInBytes();
+        long now = clock.millis();
+        Segment active = maybeRoll(sizeBytes, headers, now);
+        try {
+            active.append(new ByteBuffer[] {records.buffer()}, headers, now);
+        } catch (IOException e) {
+            throw new KafkaStorageException("Follower append to " + active.logFile() + " failed; nothing was written", e);
+        }
+        boolean newEpoch = false;
+        for (BatchHeader h : headers) {
+            producers.update(h);
+            if (h.partitionLeaderEpoch() > epochs.latestEpoch()) {
+                newEpoch |= epochs.assign(h.partitionLeaderEpoch(), h.baseOffset());
+            }
+        }
+        if (newEpoch) {
+            checkpointDirty = true;
+        }
+        if (unflushedSinceMs < 0) {
+            unflushedSinceMs = now;
+        }
+        return new LogAppendInfo(headers.get(0).baseOffset(), headers.get(headers.size() - 1).lastOffset(),
+                maxTimestamp, -1, count, sizeBytes, false);
+    }
+
+    private List<MutableRecordBatch> validate(MemoryRecords records, boolean asFollower) {
         int total = records.sizeInBytes();
         if (total == 0) {
             throw new InvalidRecordException("The append holds no record batch");
@@ -424,7 +555,7 @@ public final class Log implements AutoCloseable {
         long sum = 0;
         try {
             for (MutableRecordBatch b : records.batches()) {
-                checkBatch(b);
+                checkBatch(b, asFollower);
                 out.add(b);
                 sum += b.sizeInBytes();
             }
@@ -439,7 +570,13 @@ public final class Log implements AutoCloseable {
         return out;
     }
 
-    private void checkBatch(MutableRecordBatch b) {
+    /**
+     * The rules of the format and the topic. A follower's batches come from its leader's log,
+     * which on a compacted topic may hold batches with holes in their offset range, and even
+     * empty ones (a producer's last batch keeps its header), so those are allowed there.
+     */
+    private void checkBatch(MutableRecordBatch b, boolean asFollower) {
+        boolean holesAllowed = asFollower && config.cleanupCompact;
         if (b.magic() != RecordBatch.MAGIC_VALUE_V2) {
             throw new InvalidRecordException("Only record batch format v2 (magic 2) is accepted, got magic " + b.magic());
         }
@@ -455,22 +592,30 @@ public final class Log implements AutoCloseable {
         }
         Integer count = b.countOrNull();
         long delta = b.lastOffset() - b.baseOffset();
-        if (count == null || count <= 0 || delta < 0 || delta >= Integer.MAX_VALUE) {
+        if (count == null || count < (holesAllowed ? 0 : 1) || delta < 0 || delta >= Integer.MAX_VALUE
+                || holesAllowed && count > delta + 1) {
             throw new InvalidRecordException("Record batch has a bad record count " + count);
         }
         boolean uncompressed = b.compressionType() == CompressionType.NONE;
-        if (uncompressed && count != delta + 1) {
+        if (uncompressed && !holesAllowed && count != delta + 1) {
             throw new InvalidRecordException("Record batch claims " + count + " records but offset delta " + delta);
         }
         // Compressed batches are read too: nothing else checks that they hold as many records as
         // their header claims, and a reader would fail on one that does not.
         int i = 0;
+        long previous = b.baseOffset() - 1;
         for (Record r : b) {
-            if (uncompressed && r.offset() != b.baseOffset() + i) {
+            if (uncompressed && !holesAllowed && r.offset() != b.baseOffset() + i) {
                 throw new InvalidRecordException("Record " + i + " of the batch has offset delta "
                         + (r.offset() - b.baseOffset()) + ", expected " + i);
             }
-            if (config.cleanupCompact && !r.hasKey()) {
+            if (holesAllowed && (r.offset() <= previous || r.offset() > b.lastOffset())) {
+                throw new InvalidRecordException("Record " + i + " of the batch has offset " + r.offset()
+                        + ", not between the record before it (" + previous + ") and the batch's last offset "
+                        + b.lastOffset());
+            }
+            previous = r.offset();
+            if (!asFollower && config.cleanupCompact && !r.hasKey()) {
                 throw new InvalidRecordException("Compacted topic cannot accept a record without a key (record "
                         + i + " of the batch)");
             }
@@ -484,7 +629,7 @@ public final class Log implements AutoCloseable {
     private static BatchHeader headerOf(MutableRecordBatch b) {
         return new BatchHeader(b.baseOffset(), b.sizeInBytes(), b.magic(), (int) (b.lastOffset() - b.baseOffset()),
                 b.maxTimestamp(), b.producerId(), b.producerEpoch(), b.baseSequence(),
-                b.countOrNull() == null ? 0 : b.countOrNull());
+                b.countOrNull() == null ? 0 : b.countOrNull(), b.partitionLeaderEpoch());
     }
 
     private Segment maybeRoll(int appendBytes, List<BatchHeader> headers, long now) {
@@ -625,12 +770,87 @@ public final class Log implements AutoCloseable {
     }
 
     /** Sets the high watermark; it must stay within [log start offset, log end offset] and not go back. */
+    /**
+     * Sets the high watermark to {@code offset}, lower than it stands if need be: a replica that
+     * has just opened does not know how much of its log its cluster committed, and must not serve
+     * records past what a leader tells it.
+     */
+    public void resetHighWatermark(long offset) {
+        if (offset < logStartOffset || offset > logEndOffset()) {
+            throw new IllegalArgumentException("High watermark " + offset + " must be in [" + logStartOffset + ", "
+                    + logEndOffset() + "] for " + dir.getFileName());
+        }
+        highWatermark = offset;
+    }
+
     public void updateHighWatermark(long offset) {
         if (offset < highWatermark || offset > logEndOffset()) {
             throw new IllegalArgumentException("High watermark " + offset + " must be in [" + highWatermark + ", "
                     + logEndOffset() + "] for " + dir.getFileName());
         }
         highWatermark = offset;
+    }
+
+    // ---------------------------------------------------------------- leader epochs
+
+    /** The epoch of the last leader that wrote to this log, or -1 when no batch carries an epoch. */
+    public int latestEpoch() {
+        return epochs.latestEpoch();
+    }
+
+    /**
+     * OffsetForLeaderEpoch, as a leader answers it: the largest epoch at or below
+     * {@code requestedEpoch} that wrote to this log, and its end offset (the start offset of the
+     * next epoch, or the log end offset for the latest); {@link EpochEndOffset#UNDEFINED} when
+     * {@code requestedEpoch} is below every epoch this log knows, or it knows none.
+     */
+    public EpochEndOffset endOffsetForEpoch(int requestedEpoch) {
+        ensureOpen();
+        return epochs.endOffsetFor(requestedEpoch, logEndOffset());
+    }
+
+    /** The leader epoch cache, oldest epoch first, for tools and tests. */
+    public List<EpochEntry> epochEntries() {
+        return epochs.entries();
+    }
+
+    /**
+     * Where a follower truncates its log, and whether that settles it.
+     *
+     * @param offset pass it to {@link #truncateTo}; within [log start offset, log end offset]
+     * @param complete false when the leader answered with an epoch this log does not know: after
+     *     truncating, ask the leader again about the new {@link #latestEpoch()} and truncate again
+     */
+    public record Truncation(long offset, boolean complete) {
+    }
+
+    /**
+     * Where this log, as a follower, diverges from its leader, given the leader's answer to
+     * {@code endOffsetForEpoch(latestEpoch())} (Kafka's rule, from its fetcher's truncation step):
+     * <ul>
+     *   <li>undefined (the leader knows no epoch at or below ours): the log start offset;</li>
+     *   <li>an epoch this log knows too: the smaller of the two end offsets of that epoch, final;</li>
+     *   <li>an epoch this log does not know, with a smaller one F below it: the smaller of our end of
+     *       F and the leader's end offset, not final, since our records of F may differ from the
+     *       leader's at the same offsets. Each round lowers the latest epoch, so the exchange ends;</li>
+     *   <li>an epoch below every one this log knows: the log start offset, since everything here
+     *       was written in later epochs than anything the leader has up to its end offset.</li>
+     * </ul>
+     *
+     * @throws IllegalArgumentException the answer's epoch is above {@link #latestEpoch()}, so it
+     *     cannot be the answer to our latest epoch
+     */
+    public Truncation truncationFor(EpochEndOffset leaderAnswer) {
+        ensureOpen();
+        return epochs.truncationFor(leaderAnswer, logStartOffset, logEndOffset());
+    }
+
+    /**
+     * {@link #truncationFor}'s offset alone: where to {@link #truncateTo}. When it is not
+     * {@link Truncation#complete() complete}, ask the leader again after truncating.
+     */
+    public long truncationOffsetFor(EpochEndOffset leaderAnswer) {
+        return truncationFor(leaderAnswer).offset();
     }
 
     // ---------------------------------------------------------------- flush
@@ -760,6 +980,7 @@ public final class Log implements AutoCloseable {
         long newStart = Math.max(logStartOffset, segments.firstKey());
         if (newStart != logStartOffset) {
             logStartOffset = newStart;
+            epochs.truncateFromStart(newStart);
             checkpointDirty = true;
         }
         return new SegmentDeletion(doomed);
@@ -778,6 +999,7 @@ public final class Log implements AutoCloseable {
         }
         if (offset > logStartOffset) {
             logStartOffset = offset;
+            epochs.truncateFromStart(offset);
             checkpointDirty = true;
         }
         return logStartOffset;
@@ -787,7 +1009,9 @@ public final class Log implements AutoCloseable {
      * Removes every record at or after {@code offset} (a follower fencing its divergent tail). The
      * cut is at a batch boundary: if {@code offset} is inside a batch, that whole batch goes.
      * Returns files to delete. Must not run while compaction runs. Blocking: writes the checkpoint, since
-     * the recovery point it holds may now lie past the new end.
+     * the recovery point it holds may now lie past the new end. Leader epochs that start at or after
+     * the new end are forgotten (and so is the file's record of them, before anything can be
+     * appended over the cut).
      */
     public SegmentDeletion truncateTo(long offset) {
         ensureOpen();
@@ -827,6 +1051,7 @@ public final class Log implements AutoCloseable {
         if (logStartOffset > end) {
             logStartOffset = end;
         }
+        epochs.truncateFromEnd(end);
         producers.clear();
         for (Segment s : segments.values()) {
             for (BatchHeader h : s.headersFrom(0)) {
@@ -917,9 +1142,13 @@ public final class Log implements AutoCloseable {
 
     // ---------------------------------------------------------------- checkpoint and close
 
-    /** Writes the log start offset and recovery point atomically. Blocking. */
+    /**
+     * Writes the log start offset and recovery point atomically, and the leader epoch cache (if it
+     * changed since it was last written). Blocking; may run on a worker while the owner appends.
+     */
     public void writeCheckpoint() throws IOException {
         new Checkpoint(logStartOffset, recoveryPoint).write(io, dir.resolve(CHECKPOINT_FILE));
+        epochs.write(io, dir);
         checkpointDirty = false;
     }
 

@@ -22,6 +22,8 @@ import io.runnel.broker.OffsetsTopicStore;
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.TopicManager;
 import io.runnel.broker.SchemasTopicStore;
+import io.runnel.cluster.BrokerInfo;
+import io.runnel.cluster.ClusterNode;
 import io.runnel.config.BrokerConfig;
 import io.runnel.registry.RegistryApi;
 import io.runnel.registry.SchemaRegistry;
@@ -70,6 +72,8 @@ public final class RunnelServer {
     private final KafkaListener kafka;
     private final Registry schemaRegistry;
     private final EventBus eventBus;
+    /** This broker's part in a cluster; null on a single node. */
+    private final Cluster cluster;
 
     /** The event bus API on the broker's Vert.x and the TCP bridge to it (port 7000). */
     private record EventBus(EventBusApi api, EventBusBridge bridge) {
@@ -87,7 +91,7 @@ public final class RunnelServer {
     private final AtomicBoolean stopped = new AtomicBoolean();
 
     private RunnelServer(Vertx vertx, BrokerService broker, HttpApi api, WebSocketApi ws, KafkaListener kafka,
-                         Registry schemaRegistry, EventBus eventBus,
+                         Registry schemaRegistry, EventBus eventBus, Cluster cluster,
                          GroupCommitFlusher flusher,
                          WorkerExecutor worker, HttpServer http, long[] timers, PrometheusMeterRegistry registry,
                          JvmGcMetrics gcMetrics) {
@@ -99,6 +103,7 @@ public final class RunnelServer {
         this.kafka = kafka;
         this.schemaRegistry = schemaRegistry;
         this.eventBus = eventBus;
+        this.cluster = cluster;
         this.flusher = flusher;
         this.worker = worker;
         this.http = http;
@@ -124,6 +129,15 @@ public final class RunnelServer {
                 .build();
     }
 
+    /**
+     * A clustered Vert.x (Hazelcast, per {@code config}'s cluster keys) whose own metrics go to
+     * {@code registry}; {@code runnel server --cluster} runs on one.
+     */
+    public static Future<Vertx> clusteredVertxWithMetrics(PrometheusMeterRegistry registry, BrokerConfig config) {
+        return ClusterNode.startVertx(Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry)),
+                new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)), config);
+    }
+
     /** Starts a broker on {@code vertx} with {@code config}, its metrics in a registry of its own. */
     public static Future<RunnelServer> start(Vertx vertx, BrokerConfig config) {
         return start(vertx, config, newRegistry());
@@ -145,12 +159,31 @@ public final class RunnelServer {
                 () -> BrokerIdentity.loadOrCreate(config.dataDir, config.brokerId), false);
         GroupConfig groupConfig = new GroupConfig((int) config.groupInitialRebalanceDelayMs,
                 (int) config.groupMinSessionTimeoutMs, (int) config.groupMaxSessionTimeoutMs);
+        boolean clustered = config.clusterEnabled;
+        if (clustered && !vertx.isClustered()) {
+            return Future.failedFuture(new IllegalStateException("cluster.enabled needs a clustered Vert.x"
+                    + " (RunnelServer.clusteredVertxWithMetrics)"));
+        }
+        // In a cluster, replication to the ISR stands in for fsync before acks=all (as in Kafka).
+        boolean durableAcks = DURABLE_ACKS && !clustered;
+        Cluster[] cluster = new Cluster[1];
         return identity.compose(id -> TopicManager.start(vertx, config.dataDir, config.topicDefaults(), eventLoops,
-                        flusher, worker, DURABLE_ACKS, metrics))
+                        flusher, worker, durableAcks, metrics, clustered))
+                .compose(topics -> !clustered ? Future.succeededFuture(topics)
+                        : Cluster.join(vertx, config, topics, registry).map(c -> {
+                            cluster[0] = c;
+                            return topics;
+                        }))
                 .compose(topics -> OffsetsTopicStore.start(vertx, topics, config.offsetsTopicNumPartitions)
                         .compose(store -> GroupCoordinator.start(vertx, store, groupConfig))
-                        .map(groups -> new BrokerService(identity.result(), topics, groups,
-                                config.autoCreateTopicsEnable, config.numPartitions)))
+                        .map(groups -> {
+                            BrokerService b = new BrokerService(identity.result(), topics, groups,
+                                    config.autoCreateTopicsEnable, config.numPartitions);
+                            if (cluster[0] != null) {
+                                b.useCluster(cluster[0].replicas(), cluster[0].forwarding());
+                            }
+                            return b;
+                        }))
                 .compose(broker -> startRegistry(vertx, config, broker).map(r -> new Started(broker, r)))
                 .compose(started -> {
                     BrokerService broker = started.broker();
@@ -181,6 +214,11 @@ public final class RunnelServer {
                                         eventBus[0] = bus;
                                         return http;
                                     }))
+                            .compose(http -> cluster[0] == null ? Future.succeededFuture(http)
+                                    : cluster[0].metadata().updateSelf(new BrokerInfo(config.brokerId,
+                                            config.advertisedHost, kafkaListener[0].port(), http.actualPort(),
+                                            schemaRegistry.http().actualPort(),
+                                            cluster[0].metadata().self().memberId())).map(http))
                             .map(http -> {
                                 long[] timers = {
                                     vertx.setPeriodic(FLUSH_CHECK_INTERVAL_MS, t -> topics.flushDue()),
@@ -195,7 +233,7 @@ public final class RunnelServer {
                                         config.dataDir.toAbsolutePath(),
                                         topics.topicNames().size());
                                 return new RunnelServer(vertx, broker, api, ws, kafkaListener[0], schemaRegistry,
-                                        eventBus[0], flusher,
+                                        eventBus[0], cluster[0], flusher,
                                         worker, http, timers, registry, gcMetrics);
                             });
                 })
@@ -286,6 +324,7 @@ public final class RunnelServer {
                 .transform(x -> schemaRegistry.schemas().close())
                 .transform(x -> api.close())
                 .transform(x -> broker.groups().close())
+                .transform(x -> cluster == null ? Future.succeededFuture() : cluster.close())
                 .transform(x -> topics.close())
                 .eventually(() -> {
                     try {

@@ -196,10 +196,16 @@ class CompactionCrashTest {
         return Optional.empty();
     }
 
-    /** After open, the directory holds the checkpoint and the three files of each live segment, nothing else. */
+    /**
+     * After open, the directory holds the checkpoint, the leader epoch checkpoint (once some batch
+     * carries an epoch) and the three files of each live segment, nothing else.
+     */
     private static void assertOnlyLiveFiles(Path dir, Log log) throws IOException {
         Set<String> expected = new HashSet<>();
         expected.add(Log.CHECKPOINT_FILE);
+        if (!log.epochEntries().isEmpty()) {
+            expected.add(LeaderEpochCache.FILE_NAME);
+        }
         for (Segment s : log.segments()) {
             expected.add(Segment.fileName(s.baseOffset(), Segment.LOG_SUFFIX));
             expected.add(Segment.fileName(s.baseOffset(), Segment.INDEX_SUFFIX));

@@ -81,6 +81,7 @@ class CrashRecoveryTest {
                         .isGreaterThanOrEqualTo(recoveredEnd);
                 assertHoldsExactlyTheRecordsBelow(log, end, context);
                 assertThat(log.verifyAll()).as("%s: verifyAll", context).isEqualTo(end);
+                assertEpochCacheCoversEveryBatch(log, context);
                 recoveredEnd = end;
                 segments = log.segmentCount();
                 // Half the time the next child finds a cleanly closed log, half the time a crashed one.
@@ -109,6 +110,22 @@ class CrashRecoveryTest {
             }
         }
         return last;
+    }
+
+    /** The cache has an entry for each epoch, at the first batch written in it, and nothing else. */
+    private static void assertEpochCacheCoversEveryBatch(Log log, String context) throws IOException {
+        List<EpochEntry> expected = new ArrayList<>();
+        long next = 0;
+        while (next < log.logEndOffset()) {
+            for (org.apache.kafka.common.record.RecordBatch b : log.read(next, 1 << 20, log.logEndOffset())
+                    .readRecords().batches()) {
+                if (expected.isEmpty() || b.partitionLeaderEpoch() > expected.get(expected.size() - 1).epoch()) {
+                    expected.add(new EpochEntry(b.partitionLeaderEpoch(), b.baseOffset()));
+                }
+                next = b.nextOffset();
+            }
+        }
+        assertThat(log.epochEntries()).as("%s: leader epoch cache", context).isEqualTo(expected);
     }
 
     private static void assertHoldsExactlyTheRecordsBelow(Log log, long end, String context) throws IOException {

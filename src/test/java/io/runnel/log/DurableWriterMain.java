@@ -23,7 +23,8 @@ import io.runnel.config.LogConfig;
  * done); then, after every append and its {@link Log#flushBlocking()}, {@code DURABLE <offset>}:
  * every record below {@code offset} is fsynced. The record at offset o always has key {@code k-o},
  * value {@code v-o} and timestamp {@link #TIMESTAMP_BASE_MS} + o, so the parent can check content
- * from the offset alone.
+ * from the offset alone, and a batch starting at offset o is written in leader epoch
+ * {@link #epochAt}(o), so the parent can check the leader epoch cache.
  *
  * <p>Arguments: {@code <dir> <seed> <maxRunMs>}. The seed picks batch sizes and when the
  * checkpoint is written. The process exits by itself after {@code maxRunMs} or when its standard
@@ -44,6 +45,11 @@ public final class DurableWriterMain {
             .with(LogConfig.INDEX_INTERVAL_BYTES, 256);
 
     private DurableWriterMain() {
+    }
+
+    /** The leader epoch the child appends a batch starting at {@code offset} in: a new one every 40 offsets. */
+    static int epochAt(long offset) {
+        return (int) (offset / 40);
     }
 
     static String valueAt(long offset) {
@@ -71,7 +77,7 @@ public final class DurableWriterMain {
                 long offset = first + i;
                 records[i] = record(keyAt(offset), valueAt(offset), TIMESTAMP_BASE_MS + offset);
             }
-            LogAppendInfo info = log.append(Batches.batch(records), 0);
+            LogAppendInfo info = log.append(Batches.batch(records), epochAt(first));
             if (info.firstOffset() != first || info.lastOffset() != first + records.length - 1) {
                 throw new IllegalStateException("Append of " + records.length + " records at " + first + " got " + info);
             }

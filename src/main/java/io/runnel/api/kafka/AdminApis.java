@@ -92,11 +92,18 @@ final class AdminApis {
         }
         List<String> ordered = new ArrayList<>(names);
         return Future.join(new ArrayList<>(creating.values())).transform(x -> {
+            var cluster = broker.cluster().map(c -> c.metadata()).orElse(null);
             MetadataResponseData response = new MetadataResponseData()
                     .setClusterId(broker.identity().clusterId())
-                    .setControllerId(self.id());
-            response.brokers().add(new MetadataResponseData.MetadataResponseBroker()
-                    .setNodeId(self.id()).setHost(self.host()).setPort(self.port()));
+                    .setControllerId(cluster == null ? self.id() : cluster.controllerId());
+            if (cluster == null) {
+                response.brokers().add(new MetadataResponseData.MetadataResponseBroker()
+                        .setNodeId(self.id()).setHost(self.host()).setPort(self.port()));
+            } else {
+                cluster.liveBrokers().stream().filter(b -> b.kafkaPort() > 0).forEach(b -> response.brokers().add(
+                        new MetadataResponseData.MetadataResponseBroker().setNodeId(b.id()).setHost(b.host())
+                                .setPort(b.kafkaPort())));
+            }
             unknownIds.forEach(id -> response.topics().add(new MetadataResponseData.MetadataResponseTopic()
                     .setName(null).setTopicId(id).setErrorCode(Errors.UNKNOWN_TOPIC_ID.code())));
             for (String name : ordered) {
@@ -113,13 +120,37 @@ final class AdminApis {
                     continue;
                 }
                 for (int p = 0; p < t.partitions().size(); p++) {
-                    topic.partitions().add(new MetadataResponseData.MetadataResponsePartition()
-                            .setPartitionIndex(p).setLeaderId(self.id()).setLeaderEpoch(DataApis.LEADER_EPOCH)
-                            .setReplicaNodes(List.of(self.id())).setIsrNodes(List.of(self.id())));
+                    if (cluster == null) {
+                        topic.partitions().add(new MetadataResponseData.MetadataResponsePartition()
+                                .setPartitionIndex(p).setLeaderId(self.id()).setLeaderEpoch(DataApis.LEADER_EPOCH)
+                                .setReplicaNodes(List.of(self.id())).setIsrNodes(List.of(self.id())));
+                        continue;
+                    }
+                    topic.partitions().add(clusterPartition(cluster, name, p));
                 }
             }
             return Future.succeededFuture(response);
         });
+    }
+
+    /**
+     * A partition as the cluster has it: its leader when that broker is live (else
+     * LEADER_NOT_AVAILABLE, so clients wait and ask again), epoch, replicas and ISR.
+     */
+    private static MetadataResponseData.MetadataResponsePartition clusterPartition(
+            io.runnel.cluster.ClusterMetadata cluster, String topic, int p) {
+        var answer = new MetadataResponseData.MetadataResponsePartition().setPartitionIndex(p);
+        var state = cluster.partition(topic, p).orElse(null);
+        if (state == null) {
+            return answer.setErrorCode(Errors.LEADER_NOT_AVAILABLE.code()).setLeaderId(-1).setLeaderEpoch(-1)
+                    .setReplicaNodes(List.of()).setIsrNodes(List.of());
+        }
+        boolean led = state.hasLeader() && cluster.isLive(state.leader())
+                && cluster.broker(state.leader()).map(b -> b.kafkaPort() > 0).orElse(false);
+        return answer.setErrorCode(led ? Errors.NONE.code() : Errors.LEADER_NOT_AVAILABLE.code())
+                .setLeaderId(led ? state.leader() : -1).setLeaderEpoch(state.leaderEpoch())
+                .setReplicaNodes(state.replicas()).setIsrNodes(state.isr())
+                .setOfflineReplicas(state.replicas().stream().filter(r -> !cluster.isLive(r)).toList());
     }
 
     private boolean exists(String name) {
@@ -127,10 +158,18 @@ final class AdminApis {
     }
 
     Future<DescribeClusterResponseData> describeCluster() {
+        var cluster = broker.cluster().map(c -> c.metadata()).orElse(null);
         DescribeClusterResponseData response = new DescribeClusterResponseData()
-                .setClusterId(broker.identity().clusterId()).setControllerId(self.id());
-        response.brokers().add(new DescribeClusterResponseData.DescribeClusterBroker()
-                .setBrokerId(self.id()).setHost(self.host()).setPort(self.port()));
+                .setClusterId(broker.identity().clusterId())
+                .setControllerId(cluster == null ? self.id() : cluster.controllerId());
+        if (cluster == null) {
+            response.brokers().add(new DescribeClusterResponseData.DescribeClusterBroker()
+                    .setBrokerId(self.id()).setHost(self.host()).setPort(self.port()));
+        } else {
+            cluster.liveBrokers().stream().filter(b -> b.kafkaPort() > 0).forEach(b -> response.brokers().add(
+                    new DescribeClusterResponseData.DescribeClusterBroker().setBrokerId(b.id()).setHost(b.host())
+                            .setPort(b.kafkaPort())));
+        }
         return Future.succeededFuture(response);
     }
 
@@ -143,9 +182,11 @@ final class AdminApis {
             CreateTopicsResponseData.CreatableTopicResult result = new CreateTopicsResponseData.CreatableTopicResult()
                     .setName(topic.name()).setTopicId(Uuid.ZERO_UUID).setNumPartitions(-1).setReplicationFactor((short) -1);
             response.topics().add(result);
-            if (topic.replicationFactor() != -1 && topic.replicationFactor() != 1) {
-                fail(result, new InvalidReplicationFactorException("Replication factor " + topic.replicationFactor()
-                        + " is more than this single-node cluster's 1 broker"));
+            int liveBrokers = broker.cluster().map(c -> c.metadata().liveBrokerIds().size()).orElse(1);
+            short factor = topic.replicationFactor();
+            if (factor != -1 && (factor < 1 || factor > liveBrokers)) {
+                fail(result, new InvalidReplicationFactorException("Replication factor " + factor
+                        + " is more than the cluster's " + liveBrokers + " live broker(s)"));
                 continue;
             }
             if (!topic.assignments().isEmpty()) {
@@ -159,12 +200,15 @@ final class AdminApis {
                 if (exists(topic.name())) {
                     fail(result, new TopicExistsException("Topic '" + topic.name() + "' already exists."));
                 } else {
-                    result.setNumPartitions(partitions).setReplicationFactor((short) 1);
+                    result.setNumPartitions(partitions).setReplicationFactor(factor == -1 ? (short) 1 : factor);
                 }
                 continue;
             }
-            creating.add(topics().createTopic(topic.name(), partitions, configs)
-                    .onSuccess(t -> result.setNumPartitions(t.partitions().size()).setReplicationFactor((short) 1))
+            String name = topic.name();
+            creating.add(topics().createTopic(name, partitions, factor, configs)
+                    .onSuccess(t -> result.setNumPartitions(t.partitions().size()).setReplicationFactor(
+                            (short) (int) broker.cluster().flatMap(c -> c.metadata().partition(name, 0))
+                                    .map(s -> s.replicas().size()).orElse(1)))
                     .onFailure(e -> fail(result, e)));
         }
         return Future.join(creating).transform(x -> Future.succeededFuture(response));

@@ -36,7 +36,7 @@ import io.vertx.core.Promise;
  * sent from there when the response is written, never copied into the heap.
  *
  * <p>A single node is a cluster of one: this broker leads every partition in leader epoch
- * {@value #LEADER_EPOCH}, so OffsetForLeaderEpoch answers the high watermark for that epoch.
+ * {@value #LEADER_EPOCH} on a single node; OffsetForLeaderEpoch answers from the log's epoch history.
  * Fetch sessions are not kept (every answer says session 0), so clients send full fetches, which
  * Kafka's protocol allows.
  */
@@ -267,12 +267,8 @@ final class DataApis {
                 OffsetForLeaderEpochResponseData.EpochEndOffset answer = new OffsetForLeaderEpochResponseData.EpochEndOffset()
                         .setPartition(p.partition()).setLeaderEpoch(LEADER_EPOCH).setEndOffset(-1);
                 topicResult.partitions().add(answer);
-                if (p.leaderEpoch() > LEADER_EPOCH) {
-                    answer.setErrorCode(Errors.NONE.code()).setLeaderEpoch(-1);
-                    continue;
-                }
-                lookups.add(broker.listOffset(topic.topic(), p.partition(), ListOffsetsRequest.LATEST_TIMESTAMP)
-                        .onSuccess(answer::setEndOffset)
+                lookups.add(broker.endOffsetForEpoch(topic.topic(), p.partition(), p.leaderEpoch())
+                        .onSuccess(end -> answer.setLeaderEpoch(end.epoch()).setEndOffset(end.endOffset()))
                         .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
             }
         }

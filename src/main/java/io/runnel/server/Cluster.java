@@ -1,0 +1,122 @@
+package io.runnel.server;
+
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.runnel.broker.LeaderForwarding;
+import io.runnel.broker.ReplicaManager;
+import io.runnel.broker.TopicManager;
+import io.runnel.cluster.BrokerInfo;
+import io.runnel.cluster.ClusterMetadata;
+import io.runnel.cluster.ClusterMetrics;
+import io.runnel.cluster.ClusterNode;
+import io.runnel.cluster.Controller;
+import io.runnel.cluster.ControllerClient;
+import io.runnel.config.BrokerConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * A broker's part in a cluster, assembled: its view of the metadata, its controller (acting only
+ * while it is the oldest member), the replica manager that applies the metadata to its
+ * partitions, and the forwarding of appends to leaders elsewhere. Topic changes made through this
+ * broker's {@link TopicManager} go to the controller from now on.
+ *
+ * <p>{@link #join} completes once enough brokers are live to place the internal topics'
+ * replicas ({@code default.replication.factor}, capped by the listed members), so a cluster
+ * started together does not create {@code __consumer_offsets} on its first broker alone.
+ */
+record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager replicas, LeaderForwarding forwarding,
+               WorkerExecutor worker) {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Cluster.class);
+    /** How long a broker waits for its peers before giving up starting. */
+    static final long PEERS_WAIT_MS = 300_000;
+    private static final long CONTROLLER_DEADLINE_MS = 30_000;
+
+    static Future<Cluster> join(Vertx vertx, BrokerConfig config, TopicManager topics, MeterRegistry registry) {
+        var hz = ClusterNode.hazelcast(vertx);
+        WorkerExecutor worker = vertx.createSharedWorkerExecutor("runnel-cluster", 2);
+        BrokerInfo self = new BrokerInfo(config.brokerId, config.advertisedHost, 0, 0, 0, ClusterMetadata.memberId(hz));
+        ClusterMetrics metrics = new ClusterMetrics(registry);
+        ControllerClient client = new ControllerClient(vertx, CONTROLLER_DEADLINE_MS);
+        return ClusterMetadata.join(vertx, hz, worker, self).compose(metadata -> {
+            if (metadata.liveBrokerIds().stream().anyMatch(id -> id == config.brokerId
+                    && !metadata.broker(id).map(BrokerInfo::memberId).orElse("").equals(self.memberId()))) {
+                return Future.failedFuture(new IllegalStateException("broker.id " + config.brokerId
+                        + " is already taken by a live broker of this cluster"));
+            }
+            Controller controller = Controller.start(metadata, config.uncleanLeaderElectionEnable,
+                    config.defaultReplicationFactor, config.leaderImbalanceCheckIntervalMs, metrics);
+            topics.useController(new ControllerTopics(client, config.defaultReplicationFactor));
+            LeaderForwarding forwarding = new LeaderForwarding(vertx, topics, config.brokerId);
+            int needed = Math.min(config.defaultReplicationFactor, Math.max(1, config.clusterMembers.size()));
+            return ReplicaManager.start(vertx, topics, metadata, client, config.replicaLagTimeMaxMs, metrics)
+                    .compose(replicas -> awaitPeers(vertx, metadata, needed)
+                            .map(v -> new Cluster(metadata, controller, replicas, forwarding, worker)));
+        });
+    }
+
+    private static Future<Void> awaitPeers(Vertx vertx, ClusterMetadata metadata, int needed) {
+        Promise<Void> ready = Promise.promise();
+        long deadline = System.currentTimeMillis() + PEERS_WAIT_MS;
+        long[] lastLog = {0};
+        vertx.setPeriodic(0, 100, timer -> {
+            int live = metadata.liveBrokerIds().size();
+            // A broker joining a running cluster (its internal topics exist) needs only a controller.
+            boolean established = metadata.topic(io.runnel.broker.OffsetsTopicStore.TOPIC).isPresent();
+            if ((live >= needed || established) && metadata.controllerId() >= 0) {
+                vertx.cancelTimer(timer);
+                ready.tryComplete();
+            } else if (System.currentTimeMillis() > deadline) {
+                vertx.cancelTimer(timer);
+                ready.tryFail("Only " + live + " of the " + needed + " brokers needed joined within "
+                        + PEERS_WAIT_MS / 1000 + " s");
+            } else if (System.currentTimeMillis() - lastLog[0] > 5_000) {
+                lastLog[0] = System.currentTimeMillis();
+                LOG.info("Waiting for brokers to join: {} of {} live", live, needed);
+            }
+        });
+        return ready.future();
+    }
+
+    Future<Void> close() {
+        controller.close();
+        return replicas.close().transform(x -> forwarding.close()).transform(x -> worker.close());
+    }
+
+    /** Topic changes asked of the controller. */
+    private record ControllerTopics(ControllerClient client, int replicationFactor)
+            implements TopicManager.TopicController {
+
+        @Override
+        public Future<Void> createTopic(String name, int partitions, int factor, Map<String, String> configs) {
+            return client.request(new JsonObject().put("op", "createTopic").put("name", name)
+                    .put("partitions", partitions).put("replicationFactor", factor)
+                    .put("configs", new JsonObject(Map.copyOf(configs)))).mapEmpty();
+        }
+
+        @Override
+        public Future<Void> createPartitions(String name, int total) {
+            return client.request(new JsonObject().put("op", "createPartitions").put("name", name)
+                    .put("partitions", total)).mapEmpty();
+        }
+
+        @Override
+        public Future<Void> replaceConfigs(String name, Map<String, String> overrides) {
+            return client.request(new JsonObject().put("op", "alterConfigs").put("name", name)
+                    .put("configs", new JsonObject(Map.copyOf(overrides)))).mapEmpty();
+        }
+
+        @Override
+        public Future<Void> deleteTopic(String name) {
+            return client.request(new JsonObject().put("op", "deleteTopic").put("name", name)).mapEmpty();
+        }
+    }
+}
