@@ -86,6 +86,8 @@ public final class ReplicaManager {
     private final Set<String> adopted = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean reconcileQueued = new AtomicBoolean();
     private final Map<String, Integer> leaderEpochs = new ConcurrentHashMap<>();
+    private final List<java.util.function.BiConsumer<String, Integer>> leadershipListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<MessageConsumer<?>> consumers;
     private final long[] timers;
     private volatile int underReplicated;
@@ -141,6 +143,35 @@ public final class ReplicaManager {
 
     public ClusterMetadata metadata() {
         return metadata;
+    }
+
+    /**
+     * Calls {@code listener} (topic, partition) each time this broker takes the lead of a
+     * partition in a new epoch, and now for every partition it leads already.
+     */
+    public void onLeadership(java.util.function.BiConsumer<String, Integer> listener) {
+        leadershipListeners.add(listener);
+        for (PartitionState s : metadata.partitions()) {
+            if (s.leader() == localId && String.valueOf(applied.get(s.key())).startsWith("leader:")) {
+                listener.accept(s.topic(), s.partition());
+            }
+        }
+    }
+
+    /** Completes once the partition's high watermark has reached its log end as of now (or after {@code timeoutMs}). */
+    public Future<Void> caughtUp(Partition p, long timeoutMs) {
+        io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        p.logEndOffset().onComplete(end -> {
+            long target = end.succeeded() ? end.result() : 0;
+            vertx.setPeriodic(0, 20, t -> {
+                if (p.highWatermarkPublished() >= target || System.currentTimeMillis() > deadline || closed) {
+                    vertx.cancelTimer(t);
+                    done.tryComplete();
+                }
+            });
+        });
+        return done.future();
     }
 
     // ---------------------------------------------------------------- reconciliation
@@ -284,8 +315,14 @@ public final class ReplicaManager {
             if (old != null) {
                 old.stop();
             }
+            boolean newTerm = !String.valueOf(applied.get(s.key())).startsWith("leader:" + s.leaderEpoch() + ":");
             return p.becomeLeader(localId, s.leaderEpoch(), s.replicas(), s.isr(), metadata::isLive)
-                    .onSuccess(v -> applied.put(s.key(), role));
+                    .onSuccess(v -> {
+                        applied.put(s.key(), role);
+                        if (newTerm) {
+                            leadershipListeners.forEach(l -> l.accept(s.topic(), s.partition()));
+                        }
+                    });
         }
         Fetcher old = fetchers.remove(s.key());
         if (old != null) {

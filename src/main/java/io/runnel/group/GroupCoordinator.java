@@ -220,17 +220,22 @@ public final class GroupCoordinator {
             chain = chain.compose(v -> store.replay(partition, r -> replayed.apply(GroupRecords.read(r))));
         }
         return Contexts.deliverOn(context, chain).map(v -> {
-            replayed.metadata.forEach((id, value) -> {
-                ClassicGroup g = groups.computeIfAbsent(id, ClassicGroup::new);
-                g.generationId = value.generationId();
-                g.protocolType = value.protocolType();
-            });
-            replayed.offsets.forEach((id, offsets) -> {
-                if (!offsets.isEmpty()) {
-                    groups.computeIfAbsent(id, ClassicGroup::new).offsets.putAll(offsets);
-                }
-            });
+            adopt(replayed);
             return null;
+        });
+    }
+
+    /** Takes in what a replay found. */
+    private void adopt(Replayed replayed) {
+        replayed.metadata.forEach((id, value) -> {
+            ClassicGroup g = groups.computeIfAbsent(id, ClassicGroup::new);
+            g.generationId = value.generationId();
+            g.protocolType = value.protocolType();
+        });
+        replayed.offsets.forEach((id, offsets) -> {
+            if (!offsets.isEmpty()) {
+                groups.computeIfAbsent(id, ClassicGroup::new).offsets.putAll(offsets);
+            }
         });
     }
 
@@ -767,7 +772,7 @@ public final class GroupCoordinator {
     /** ListGroups, sorted by group id. */
     public Future<List<GroupOverview>> listGroups() {
         return call(() -> Future.succeededFuture(new TreeMap<>(groups).values().stream()
-                .filter(g -> !g.is(GroupState.DEAD))
+                .filter(g -> !g.is(GroupState.DEAD) && owns.test(partitionOf(g.groupId)))
                 .map(g -> new GroupOverview(g.groupId, orEmpty(g.protocolType), g.state())).toList()));
     }
 
@@ -842,11 +847,77 @@ public final class GroupCoordinator {
         }));
     }
 
-    private static void checkGroupId(String groupId) {
+    private void checkGroupId(String groupId) {
         if (groupId == null || groupId.isEmpty()) {
             throw new InvalidGroupIdException("A group id must not be empty");
         }
+        int partition = partitionOf(groupId);
+        if (!owns.test(partition)) {
+            throw new org.apache.kafka.common.errors.NotCoordinatorException("This broker does not coordinate group "
+                    + groupId + " (partition " + partition + " of __consumer_offsets is led elsewhere)");
+        }
+        if (loading.contains(partition)) {
+            throw new org.apache.kafka.common.errors.CoordinatorLoadInProgressException("Group " + groupId
+                    + "'s offsets are being loaded");
+        }
     }
+
+    // ---------------------------------------------------------------- cluster: which groups are ours
+
+    /**
+     * In a cluster: this coordinator serves only the groups whose {@code __consumer_offsets}
+     * partition {@code owns} says this broker leads; others are told NOT_COORDINATOR (Kafka clients
+     * then find the right broker). A single node owns every partition.
+     */
+    public void useOwnership(java.util.function.IntPredicate owns) {
+        this.owns = owns;
+    }
+
+    /**
+     * This broker has just become the leader of offsets partition {@code partition}: forgets what
+     * it held of those groups (members of an older term are told NOT_COORDINATOR and find the
+     * coordinator again) and replays the partition, which replication kept up to date. Requests
+     * for those groups get COORDINATOR_LOAD_IN_PROGRESS meanwhile; the replay starts when
+     * {@code caughtUp} completes (the partition's high watermark has reached what the new leader holds).
+     */
+    public Future<Void> reload(int partition, Future<Void> caughtUp) {
+        return Contexts.onCaller(Contexts.runOn(context, () -> {
+            if (closed) {
+                return Future.succeededFuture();
+            }
+            loading.add(partition);
+            List<Runnable> answers = new ArrayList<>();
+            var moved = new org.apache.kafka.common.errors.NotCoordinatorException("The coordinator of this group moved");
+            for (var it = groups.values().iterator(); it.hasNext(); ) {
+                ClassicGroup g = it.next();
+                if (partitionOf(g.groupId) == partition) {
+                    cancelPhaseTimer(g);
+                    for (ClassicMember m : g.members()) {
+                        vertx.cancelTimer(m.sessionTimerId);
+                        answers.add(failJoin(m, moved));
+                        answers.add(failSync(m, moved));
+                    }
+                    it.remove();
+                }
+            }
+            answers.forEach(Runnable::run);
+            Replayed replayed = new Replayed();
+            Future<Void> replay = caughtUp.recover(e -> Future.succeededFuture())
+                    .compose(v -> store.replay(partition, r -> replayed.apply(GroupRecords.read(r))));
+            return Contexts.deliverOn(context, replay)
+                    .map(v -> {
+                        adopt(replayed);
+                        return (Void) null;
+                    })
+                    .eventually(() -> {
+                        loading.remove(partition);
+                        return Future.succeededFuture();
+                    });
+        }));
+    }
+
+    private java.util.function.IntPredicate owns = p -> true;
+    private final java.util.Set<Integer> loading = new java.util.HashSet<>();
 
     private static void checkNotDead(ClassicGroup group) {
         if (group.is(GroupState.DEAD)) {

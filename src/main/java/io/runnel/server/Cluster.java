@@ -86,6 +86,21 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
         return ready.future();
     }
 
+    /**
+     * Each group is coordinated by the leader of its {@code __consumer_offsets} partition: the
+     * coordinator serves only those, and reloads a partition's groups when it takes the lead.
+     */
+    void coordinateGroups(io.runnel.group.GroupCoordinator groups, TopicManager topics) {
+        String offsets = io.runnel.broker.OffsetsTopicStore.TOPIC;
+        groups.useOwnership(p -> replicas.leadsLocally(offsets, p));
+        replicas.onLeadership((topic, p) -> {
+            if (topic.equals(offsets)) {
+                groups.reload(p, replicas.caughtUp(topics.partition(offsets, p), 10_000))
+                        .onFailure(e -> LOG.warn("Loading the groups of {}-{} failed: {}", offsets, p, e.toString()));
+            }
+        });
+    }
+
     Future<Void> close() {
         controller.close();
         return replicas.close().transform(x -> forwarding.close()).transform(x -> worker.close());

@@ -181,6 +181,7 @@ public final class RunnelServer {
                                     config.autoCreateTopicsEnable, config.numPartitions);
                             if (cluster[0] != null) {
                                 b.useCluster(cluster[0].replicas(), cluster[0].forwarding());
+                                cluster[0].coordinateGroups(groups, topics);
                             }
                             return b;
                         }))

@@ -103,7 +103,69 @@ class ClusterReplicationTest {
             JsonObject last = new JsonObject(frames.get(101));
             assertThat(last.getLong("offset")).isEqualTo(101);
             awaitReplicasIdentical("orders", 0);
+
+            HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                    "http://127.0.0.1:" + cluster.broker(leader).httpPort + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.body()).contains("runnel_cluster_under_replicated_partitions ",
+                    "runnel_cluster_leader_partitions ", "runnel_cluster_isr_shrinks_total ",
+                    "runnel_cluster_replication_lag_max ");
         }
+    }
+
+    @Test
+    void aConsumerGroupKeepsItsCommittedOffsetsWhenItsCoordinatorIsKilled() throws Exception {
+        cluster = new BrokerCluster(dir, 3);
+        cluster.start();
+        try (Admin admin = cluster.admin()) {
+            createTopic(admin, "events", 1);
+            try (KafkaProducer<String, String> producer = producer()) {
+                for (int i = 0; i < 100; i++) {
+                    producer.send(new ProducerRecord<>("events", "e-" + i));
+                }
+                producer.flush();
+            }
+            assertThat(consumeInGroup("readers", 100)).hasSize(100).first().isEqualTo("e-0");
+            int coordinator = admin.describeConsumerGroups(List.of("readers")).all().get(30, TimeUnit.SECONDS)
+                    .get("readers").coordinator().id();
+
+            cluster.kill(cluster.broker(coordinator));
+            awaitUntil(() -> {
+                var committed = admin.listConsumerGroupOffsets("readers").partitionsToOffsetAndMetadata()
+                        .get(10, TimeUnit.SECONDS).get(new TopicPartition("events", 0));
+                return committed != null && committed.offset() == 100;
+            }, 60_000, "the new coordinator answers the group's commit (100)");
+            try (KafkaProducer<String, String> producer = producer()) {
+                for (int i = 100; i < 110; i++) {
+                    producer.send(new ProducerRecord<>("events", "e-" + i));
+                }
+                producer.flush();
+            }
+            assertThat(consumeInGroup("readers", 10)).as("the group resumes at its commit")
+                    .containsExactly("e-100", "e-101", "e-102", "e-103", "e-104", "e-105", "e-106", "e-107", "e-108",
+                            "e-109");
+        }
+    }
+
+    /** Joins {@code group}, reads {@code count} records, commits and leaves. */
+    List<String> consumeInGroup(String group, int count) throws Exception {
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrap());
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        List<String> values = new ArrayList<>();
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
+            consumer.subscribe(List.of("events"));
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (values.size() < count && System.currentTimeMillis() < deadline) {
+                consumer.poll(Duration.ofMillis(500)).forEach(r -> values.add(r.value()));
+            }
+            consumer.commitSync(Duration.ofSeconds(30));
+        }
+        return values;
     }
 
     @Test

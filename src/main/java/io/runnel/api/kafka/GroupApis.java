@@ -58,7 +58,28 @@ final class GroupApis {
         return broker.groups();
     }
 
-    /** This broker coordinates every group (a single node is a cluster of one); transactions are not served. */
+    /**
+     * A group's coordinator: on a single node this broker; in a cluster the leader of the group's
+     * {@code __consumer_offsets} partition (COORDINATOR_NOT_AVAILABLE while it has no live leader).
+     */
+    private FindCoordinatorResponseData.Coordinator coordinatorOf(String groupId,
+                                                                  FindCoordinatorResponseData.Coordinator c) {
+        var cluster = broker.cluster().orElse(null);
+        if (cluster == null) {
+            return c.setNodeId(self.id()).setHost(self.host()).setPort(self.port());
+        }
+        int partition = io.runnel.group.GroupStore.partitionFor(groupId,
+                broker.topics().topic(io.runnel.broker.OffsetsTopicStore.TOPIC).partitions().size());
+        int leader = cluster.leaderOf(io.runnel.broker.OffsetsTopicStore.TOPIC, partition);
+        var info = cluster.metadata().broker(leader).filter(b -> cluster.metadata().isLive(b.id()) && b.kafkaPort() > 0);
+        if (info.isEmpty()) {
+            return c.setErrorCode(Errors.COORDINATOR_NOT_AVAILABLE.code()).setNodeId(-1).setHost("").setPort(-1)
+                    .setErrorMessage("The coordinator's partition has no leader right now");
+        }
+        return c.setNodeId(leader).setHost(info.get().host()).setPort(info.get().kafkaPort());
+    }
+
+    /** Transactions are not served. */
     Future<FindCoordinatorResponseData> findCoordinator(FindCoordinatorRequestData request, short version) {
         FindCoordinatorResponseData response = new FindCoordinatorResponseData();
         boolean group = request.keyType() == FindCoordinatorRequest.CoordinatorType.GROUP.id();
@@ -67,12 +88,15 @@ final class GroupApis {
                 return Future.succeededFuture(response.setErrorCode(Errors.COORDINATOR_NOT_AVAILABLE.code())
                         .setNodeId(-1).setHost("").setPort(-1).setErrorMessage("transactions are not served"));
             }
-            return Future.succeededFuture(response.setNodeId(self.id()).setHost(self.host()).setPort(self.port()));
+            FindCoordinatorResponseData.Coordinator c = coordinatorOf(request.key(),
+                    new FindCoordinatorResponseData.Coordinator());
+            return Future.succeededFuture(response.setErrorCode(c.errorCode()).setErrorMessage(c.errorMessage())
+                    .setNodeId(c.nodeId()).setHost(c.host()).setPort(c.port()));
         }
         for (String key : request.coordinatorKeys()) {
             FindCoordinatorResponseData.Coordinator c = new FindCoordinatorResponseData.Coordinator().setKey(key);
             if (group) {
-                c.setNodeId(self.id()).setHost(self.host()).setPort(self.port());
+                coordinatorOf(key, c);
             } else {
                 c.setErrorCode(Errors.COORDINATOR_NOT_AVAILABLE.code()).setNodeId(-1).setHost("").setPort(-1)
                         .setErrorMessage("transactions are not served");

@@ -3,10 +3,16 @@ package io.runnel.api.ws;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.WebSocketFrame;
+import io.vertx.core.http.WebSocketFrameType;
+import io.vertx.core.http.impl.ws.WebSocketFrameImpl;
+import io.vertx.core.internal.buffer.BufferInternal;
+import io.vertx.core.internal.http.WebSocketInternal;
 
 /**
  * Writing to a server WebSocket the way every session does. Stateless; call on the socket's
@@ -46,6 +52,49 @@ final class Sockets {
                     Buffer.buffer(Arrays.copyOfRange(rest, from, to)), to == rest.length));
         }
         return last;
+    }
+
+    /**
+     * Writes one text message already encoded as UTF-8, which may be shared: every socket sends
+     * the same bytes, none copies or changes them (each frame reads its own slice). Vert.x's public
+     * API takes text only as a String, which it encodes again for each socket; so the frame is
+     * made with its internal {@link WebSocketFrameImpl}, which wraps the bytes unreleasable, as
+     * {@code writeBinaryMessage} does for a Buffer.
+     */
+    static Future<Void> writeText(ServerWebSocket socket, Buffer utf8) {
+        int length = utf8.length();
+        if (length <= OUTBOUND_FRAME_BYTES) {
+            return socket.writeFrame(new WebSocketFrameImpl(WebSocketFrameType.TEXT, byteBuf(utf8), true));
+        }
+        // Only the whole message must be valid UTF-8 (RFC 6455, 5.6): the cuts may fall anywhere.
+        Future<Void> last = socket.writeFrame(new WebSocketFrameImpl(WebSocketFrameType.TEXT,
+                byteBuf(utf8.slice(0, OUTBOUND_FRAME_BYTES)), false));
+        for (int from = OUTBOUND_FRAME_BYTES; from < length; from += OUTBOUND_FRAME_BYTES) {
+            int to = Math.min(length, from + OUTBOUND_FRAME_BYTES);
+            last = socket.writeFrame(WebSocketFrame.continuationFrame(utf8.slice(from, to), to == length));
+        }
+        return last;
+    }
+
+    private static ByteBuf byteBuf(Buffer buffer) {
+        return ((BufferInternal) buffer).getByteBuf();
+    }
+
+    /**
+     * Makes the socket's flushes wait until its event loop has run the tasks at hand (Netty's
+     * {@link FlushConsolidationHandler}, also while no read is in progress), so the frames one
+     * turn writes leave in one system call. Vert.x flushes every frame written outside a read: a
+     * subscriber sent a hundred records in one turn made a hundred {@code write} calls, which at
+     * fan-out rates cost more than everything else together. A flush still happens after
+     * {@link FlushConsolidationHandler#DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES} at the latest, and
+     * before a close. Needs Vert.x's internal {@link WebSocketInternal} for the channel; a socket
+     * that is not one is left as it is.
+     */
+    static void consolidateFlushes(ServerWebSocket socket) {
+        if (socket instanceof WebSocketInternal internal) {
+            internal.channelHandlerContext().pipeline().addFirst("runnel-flush-consolidation",
+                    new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+        }
     }
 
     /** Whether the socket's write queue is full; a closed socket counts as full (nothing more goes out). */

@@ -1,6 +1,5 @@
 package io.runnel.api.ws;
 
-import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -12,12 +11,8 @@ import java.util.TreeSet;
 
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.KafkaStorageException;
 import org.apache.kafka.common.errors.OffsetOutOfRangeException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
-import org.apache.kafka.common.record.MemoryRecords;
-import org.apache.kafka.common.record.Record;
-import org.apache.kafka.common.record.RecordBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,10 +35,12 @@ import io.vertx.core.json.JsonObject;
  * <h2>Model</h2>
  * A <em>cursor</em> per partition read holds its {@code fetchOffset} (the next offset to fetch)
  * and {@code nextToSend} (the offset after the last record sent). Each cursor has at most one
- * {@link BrokerService#fetch} out, a long poll that the partition completes when an append moves
- * its high watermark — no timers poll the log. Fetched records become frames in the
- * <em>outbox</em>, which {@link #pump} sends in order while the client has credit and the socket's
- * write queue has room.
+ * read out, from the partition's {@link FrameFeed}: the frames already encoded for another
+ * subscriber on this context, or a long poll ({@link BrokerService#fetch}, shared with every
+ * subscriber here waiting at the same offset) that the partition completes when an append moves
+ * its high watermark — no timers poll the log, and a record is read and encoded once per context,
+ * not once per socket. The frames read go to the <em>outbox</em>, which {@link #pump} sends in
+ * order while the client has credit and the socket's write queue has room.
  *
  * <p>Which partitions: with {@code group} and no {@code partitions}, the group's share, through a
  * {@link GroupMember} (eager rebalancing: on a rebalance the cursors go and come back with the new
@@ -59,9 +56,12 @@ import io.vertx.core.json.JsonObject;
  *       starts a fetch: the server stops reading the log for this socket.</li>
  *   <li>The socket's write queue is capped at {@code socketBufferBytes}; while it is full nothing
  *       is sent and no fetch starts, until it drains.</li>
- *   <li>No fetch starts while the outbox holds {@code socketBufferBytes} or more. A fetch asks for
- *       at most the buffer divided among the cursors (at least one batch comes back), so a socket
- *       holds at most about twice its buffer plus one batch per partition, however slow its reader.
+ *   <li>No read starts while the outbox holds {@code socketBufferBytes} or more. A read asks for
+ *       at most the buffer divided among the cursors, in characters of frames (at least one frame
+ *       comes back), so a socket holds at most about twice its buffer plus one frame per
+ *       partition, however slow its reader. The frames themselves are shared with the other
+ *       subscribers of the partition on this context, so a thousand sockets at one position hold
+ *       one copy.
  *       A stalled socket costs the broker nothing else: producers never wait for subscribers.</li>
  * </ul>
  *
@@ -94,21 +94,24 @@ final class SubscriberSession implements WebSocketApi.Session {
 
     private static final class Cursor {
         final int partition;
+        /** Where this cursor reads from: shared with the other sessions on this context. */
+        final FrameFeed feed;
         long fetchOffset;
         long nextToSend;
         boolean fetching;
         /** Out of range past the log end: not read until a seek moves it. */
         boolean parked;
 
-        Cursor(int partition, long start) {
+        Cursor(int partition, FrameFeed feed, long start) {
             this.partition = partition;
+            this.feed = feed;
             this.fetchOffset = start;
             this.nextToSend = start;
         }
     }
 
-    /** A record frame waiting to be sent. */
-    private record Outgoing(Cursor cursor, long offset, String frame) {
+    /** A record frame waiting to be sent (the frame is shared with other sessions: never changed). */
+    private record Outgoing(Cursor cursor, FrameFeed.Frame frame) {
     }
 
     private final Vertx vertx;
@@ -119,6 +122,7 @@ final class SubscriberSession implements WebSocketApi.Session {
     private final WebSocketApi.Settings settings;
     private final Runnable onClosed;
     private final Liveness liveness;
+    private final FrameFeed.Registry feeds;
 
     private final Map<Integer, Cursor> cursors = new TreeMap<>();
     private final ArrayDeque<Outgoing> outbox = new ArrayDeque<>();
@@ -137,6 +141,10 @@ final class SubscriberSession implements WebSocketApi.Session {
     private boolean commitInFlight;
     private final List<Promise<Void>> commitIdleWaiters = new ArrayList<>();
 
+    /** {@link #pump} is running: a pump asked for meanwhile (a read answered at once) runs after it, not inside it. */
+    private boolean pumping;
+    private boolean pumpAgain;
+
     private boolean closed;
     private Future<Void> closing;
 
@@ -145,7 +153,7 @@ final class SubscriberSession implements WebSocketApi.Session {
     private volatile long bufferedCharsPeak;
 
     SubscriberSession(Vertx vertx, ServerWebSocket socket, BrokerService broker, SubscribeRequest request,
-                      WebSocketApi.Settings settings, Runnable onClosed) {
+                      WebSocketApi.Settings settings, FrameFeed.Registry feeds, Runnable onClosed) {
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.socket = socket;
@@ -153,6 +161,7 @@ final class SubscriberSession implements WebSocketApi.Session {
         this.request = request;
         this.settings = settings;
         this.onClosed = onClosed;
+        this.feeds = feeds;
         this.liveness = new Liveness(vertx, socket, settings.pingIntervalMs(), () -> false, this::close);
         if (request.initialCredit() != null) {
             creditCounted = true;
@@ -165,6 +174,7 @@ final class SubscriberSession implements WebSocketApi.Session {
     /** Starts reading; on the socket's context. */
     void start() {
         socket.setWriteQueueMaxSize(settings.socketBufferBytes());
+        Sockets.consolidateFlushes(socket);
         socket.textMessageHandler(this::onText);
         socket.binaryMessageHandler(this::onBinary);
         socket.exceptionHandler(this::onSocketException);
@@ -202,7 +212,7 @@ final class SubscriberSession implements WebSocketApi.Session {
                 refuse(failure(starts.cause()));
                 return;
             }
-            starts.result().forEach((p, offset) -> cursors.put(p, new Cursor(p, offset)));
+            starts.result().forEach(this::putCursor);
             sendAssignment();
             pump();
         });
@@ -259,7 +269,7 @@ final class SubscriberSession implements WebSocketApi.Session {
                 refuse(failure(starts.cause()));
                 return;
             }
-            starts.result().forEach((p, offset) -> cursors.put(p, new Cursor(p, offset)));
+            starts.result().forEach(this::putCursor);
             heldBeforeRebalance.clear();
             sendAssignment();
             pump();
@@ -313,8 +323,28 @@ final class SubscriberSession implements WebSocketApi.Session {
 
     // ---------------------------------------------------------------- sending
 
-    /** Sends what credit and the write queue allow, then starts the fetches that may run. */
+    /**
+     * Sends what credit and the write queue allow, then starts the reads that may run. A read the
+     * feed answers at once asks for another pump; that one runs after this one returns (a loop,
+     * not a recursion as deep as the feed's window is long).
+     */
     private void pump() {
+        if (pumping) {
+            pumpAgain = true;
+            return;
+        }
+        pumping = true;
+        try {
+            do {
+                pumpAgain = false;
+                pumpOnce();
+            } while (pumpAgain && !closed);
+        } finally {
+            pumping = false;
+        }
+    }
+
+    private void pumpOnce() {
         if (closed) {
             return;
         }
@@ -344,16 +374,16 @@ final class SubscriberSession implements WebSocketApi.Session {
     }
 
     private void send(Outgoing o) {
-        outboxChars -= o.frame().length();
-        o.cursor().nextToSend = o.offset() + 1;
+        long chars = o.frame().chars();
+        outboxChars -= chars;
+        o.cursor().nextToSend = o.frame().offset() + 1;
         if (creditCounted) {
             credit--;
         }
         recordsSent++;
-        long chars = o.frame().length();
         unflushedChars += chars;
         notePeak();
-        Sockets.writeText(socket, o.frame()).onComplete(written -> unflushedChars -= chars);
+        Sockets.writeText(socket, o.frame().bytes()).onComplete(written -> unflushedChars -= chars);
     }
 
     private void notePeak() {
@@ -380,60 +410,34 @@ final class SubscriberSession implements WebSocketApi.Session {
     private void fetch(Cursor c) {
         c.fetching = true;
         long offset = c.fetchOffset;
-        int maxBytes = Math.max(1, settings.socketBufferBytes() / Math.max(1, cursors.size()));
-        long startedNanos = System.nanoTime();
-        broker.fetch(request.topic(), c.partition, offset, maxBytes, 1, settings.fetchWaitMs()).onComplete(fetched -> {
+        int maxChars = Math.max(1, settings.socketBufferBytes() / Math.max(1, cursors.size()));
+        c.feed.read(offset, maxChars).onComplete(read -> {
             c.fetching = false;
             if (closed || cursors.get(c.partition) != c || c.fetchOffset != offset) {
                 return; // seeked, revoked or closed meanwhile: this answer is for a position no longer wanted
             }
-            if (fetched.failed()) {
-                onFetchFailed(c, offset, fetched.cause());
+            if (read.failed()) {
+                onFetchFailed(c, offset, read.cause());
                 return;
             }
-            Partition.ReadResult read = fetched.result().read();
-            if (read.slice().isEmpty()) {
-                long waitedMs = (System.nanoTime() - startedNanos) / 1_000_000;
+            FrameFeed.Slice slice = read.result();
+            if (slice.frames().isEmpty() && slice.nextOffset() == offset) {
+                long waitedMs = (System.nanoTime() - slice.fetchStartedNanos()) / 1_000_000;
                 if (waitedMs < settings.fetchWaitMs() / 2) {
                     retryLater(c, EARLY_EMPTY_RETRY_MS);
                     return;
                 }
-            } else {
-                try {
-                    decode(c, read);
-                } catch (RuntimeException e) {
-                    onFetchFailed(c, offset, e);
-                    return;
+            }
+            for (FrameFeed.Frame f : slice.frames()) {
+                if (f.offset() >= c.fetchOffset) {
+                    outbox.add(new Outgoing(c, f));
+                    outboxChars += f.chars();
                 }
             }
+            c.fetchOffset = Math.max(c.fetchOffset, slice.nextOffset());
+            notePeak();
             pump();
         });
-    }
-
-    private void decode(Cursor c, Partition.ReadResult read) {
-        MemoryRecords records;
-        try {
-            records = read.slice().readRecords();
-        } catch (IOException e) {
-            throw new KafkaStorageException("Reading " + request.topic() + "-" + c.partition + " failed", e);
-        }
-        for (RecordBatch batch : records.batches()) {
-            if (batch.isControlBatch()) {
-                c.fetchOffset = Math.max(c.fetchOffset, batch.nextOffset());
-                continue;
-            }
-            for (Record r : batch) {
-                if (r.offset() < c.fetchOffset) {
-                    continue;
-                }
-                String frame = Frames.record(request.topic(), c.partition, r, request.format(),
-                        broker.schemaRegistry().orElse(null));
-                outbox.add(new Outgoing(c, r.offset(), frame));
-                outboxChars += frame.length();
-                c.fetchOffset = r.offset() + 1;
-            }
-        }
-        notePeak();
     }
 
     private void onFetchFailed(Cursor c, long offset, Throwable error) {
@@ -485,13 +489,24 @@ final class SubscriberSession implements WebSocketApi.Session {
         });
     }
 
+    /** A new cursor of {@code partition} from {@code start}, replacing none (drop the old one first). */
+    private void putCursor(int partition, long start) {
+        // On the socket's context, so this thread is its event loop.
+        FrameFeed feed = feeds.acquire(new FrameFeed.Key(Thread.currentThread(), request.topic(), partition,
+                request.format()));
+        cursors.put(partition, new Cursor(partition, feed, start));
+    }
+
     private void dropCursor(int partition) {
-        cursors.remove(partition);
+        Cursor gone = cursors.remove(partition);
+        if (gone != null) {
+            gone.feed.release();
+        }
         outbox.removeIf(o -> {
             if (o.cursor().partition != partition) {
                 return false;
             }
-            outboxChars -= o.frame().length();
+            outboxChars -= o.frame().chars();
             return true;
         });
     }
@@ -552,7 +567,7 @@ final class SubscriberSession implements WebSocketApi.Session {
         readPartition(seek.partition());
         dropCursor(seek.partition());
         // A new cursor: the old one's fetch, still out, is recognised and ignored when it answers.
-        cursors.put(seek.partition(), new Cursor(seek.partition(), seek.offset()));
+        putCursor(seek.partition(), seek.offset());
         pump();
     }
 
@@ -639,6 +654,7 @@ final class SubscriberSession implements WebSocketApi.Session {
         liveness.stop();
         outbox.clear();
         outboxChars = 0;
+        cursors.values().forEach(c -> c.feed.release());
         cursors.clear();
         GroupMember leaving = member;
         closing = acksCommitted()

@@ -142,6 +142,7 @@ public final class WebSocketApi {
     private final BrokerService broker;
     private final Settings settings;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final FrameFeed.Registry feeds;
     private volatile boolean closed;
     private Future<Buffer> page;
 
@@ -149,6 +150,7 @@ public final class WebSocketApi {
         this.vertx = vertx;
         this.broker = broker;
         this.settings = settings;
+        this.feeds = new FrameFeed.Registry(broker, settings);
     }
 
     public static WebSocketApi create(Vertx vertx, BrokerService broker, Settings settings) {
@@ -239,7 +241,8 @@ public final class WebSocketApi {
             return;
         }
         SubscriberSession[] session = new SubscriberSession[1];
-        session[0] = new SubscriberSession(vertx, socket, broker, request, settings, () -> sessions.remove(session[0]));
+        session[0] = new SubscriberSession(vertx, socket, broker, request, settings, feeds,
+                () -> sessions.remove(session[0]));
         sessions.add(session[0]);
         session[0].start();
         closeIfShutDown(session[0]);
@@ -306,6 +309,11 @@ public final class WebSocketApi {
             }
         }
         return out;
+    }
+
+    /** The shared record feeds open now ({@link FrameFeed}: one per event loop, partition and format read). */
+    public int feedsOpen() {
+        return feeds.size();
     }
 
     /** Closes every socket (status 1001); subscribers commit what they were acked and leave their groups. */

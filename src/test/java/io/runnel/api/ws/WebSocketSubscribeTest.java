@@ -90,6 +90,38 @@ class WebSocketSubscribeTest {
     }
 
     @Test
+    void subscribersAtOnePositionEachGetEveryRecordFromSharedFeedsThatCloseWithThem() throws Exception {
+        List<WsFixture.Client> json = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            json.add(ws.connect("/ws/v1/topics/t/subscribe?from=earliest&partitions=0"));
+        }
+        WsFixture.Client binary = ws.connect("/ws/v1/topics/t/subscribe?from=earliest&partitions=0&format=binary");
+        for (WsFixture.Client c : json) {
+            c.next(Frames.ASSIGNMENT);
+        }
+        binary.next(Frames.ASSIGNMENT);
+        ws.produce("t", 0, "\"a3\"", "\"a4\"");
+
+        for (WsFixture.Client c : json) {
+            assertThat(values(c.records(5))).containsExactly("a0", "a1", "a2", "a3", "a4");
+        }
+        assertThat(binary.records(5).get(4).getString("value"))
+                .isEqualTo(Base64.getEncoder().encodeToString(bytes("\"a4\"")));
+        // One feed per event loop, partition and format: never one per socket.
+        assertThat(ws.api.feedsOpen()).isBetween(2, 2 * Runtime.getRuntime().availableProcessors() * 2);
+
+        for (WsFixture.Client c : json) {
+            c.close();
+        }
+        binary.close();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WsFixture.AWAIT_SECONDS);
+        while (ws.api.feedsOpen() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10); // the sessions release their feeds as their close handlers run
+        }
+        assertThat(ws.api.feedsOpen()).as("feeds left once every subscriber has gone").isZero();
+    }
+
+    @Test
     void fromLatestSendsOnlyWhatIsAppendedAfterTheAssignmentFrame() throws Exception {
         WsFixture.Client c = ws.connect("/ws/v1/topics/t/subscribe");   // latest is the default
 
