@@ -72,10 +72,16 @@ public final class ClusterNode {
             broker.clusterMembers.forEach(m -> join.getTcpIpConfig().addMember(m));
         }
 
-        config.addSplitBrainProtectionConfig(new SplitBrainProtectionConfig(MAJORITY, true, quorum(broker))
-                .setProtectOn(SplitBrainProtectionOn.WRITE));
+        // A majority of one needs no protection; Hazelcast would count a lone member's protection as
+        // absent until a membership event it never gets.
+        boolean protect = quorum(broker) > 1;
+        if (protect) {
+            config.addSplitBrainProtectionConfig(new SplitBrainProtectionConfig(MAJORITY, true, quorum(broker))
+                    .setProtectOn(SplitBrainProtectionOn.WRITE));
+        }
         for (String map : new String[] {ClusterMetadata.TOPICS, ClusterMetadata.PARTITIONS, ClusterMetadata.DELETED}) {
-            config.addMapConfig(new MapConfig(map).setBackupCount(2).setSplitBrainProtectionName(MAJORITY));
+            MapConfig mapConfig = new MapConfig(map).setBackupCount(2);
+            config.addMapConfig(protect ? mapConfig.setSplitBrainProtectionName(MAJORITY) : mapConfig);
         }
         config.addMapConfig(new MapConfig(ClusterMetadata.BROKERS).setBackupCount(2));
         return config;

@@ -147,6 +147,30 @@ class ClusterReplicationTest {
         }
     }
 
+    @Test
+    void afterEveryBrokerRestartedTheTopicsAndTheirRecordsAreBack() throws Exception {
+        cluster = new BrokerCluster(dir, 3);
+        cluster.start();
+        List<Acked> acked = new ArrayList<>();
+        try (Admin admin = cluster.admin()) {
+            createTopic(admin, "archive", 1);
+            try (KafkaProducer<String, String> producer = producer()) {
+                for (int i = 0; i < 100; i++) {
+                    acked.add(new Acked("a-" + i, producer.send(new ProducerRecord<>("archive", "a-" + i)).get().offset()));
+                }
+            }
+        }
+        for (BrokerCluster.Broker b : cluster.brokers()) {
+            cluster.kill(b);
+        }
+        // Hazelcast's maps are gone with the last member: the brokers hand their topics back.
+        cluster.start();
+        try (Admin admin = cluster.admin()) {
+            awaitUntil(() -> isrOf(admin, "archive").size() == 3, 60_000, "the topic is back with three in-sync replicas");
+            assertExactlyOnceInOrder(readAll("archive"), acked);
+        }
+    }
+
     /** Joins {@code group}, reads {@code count} records, commits and leaves. */
     List<String> consumeInGroup(String group, int count) throws Exception {
         Properties props = new Properties();
@@ -340,6 +364,10 @@ class ClusterReplicationTest {
 
     /** Every record of partition 0, from the start to the end offset, as the cluster serves them. */
     List<ConsumerRecord<String, String>> readAll(String topic) throws Exception {
+        return readAllFrom(cluster, topic);
+    }
+
+    List<ConsumerRecord<String, String>> readAllFrom(BrokerCluster cluster, String topic) throws Exception {
         Properties props = new Properties();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrap());
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
@@ -391,6 +419,10 @@ class ClusterReplicationTest {
     static int leaderOf(Admin admin, String topic) throws Exception {
         Node n = BrokerCluster.describe(admin, topic).partitions().get(0).leader();
         return n == null ? -1 : n.id();
+    }
+
+    static Node describeLeader(Admin admin, String topic) throws Exception {
+        return BrokerCluster.describe(admin, topic).partitions().get(0).leader();
     }
 
     static int preferredOf(Admin admin, String topic) throws Exception {
