@@ -243,6 +243,9 @@ public final class GroupCoordinator {
 
     /** JoinGroup; the answer comes when the group's join phase completes. */
     public Future<JoinResult> join(JoinRequest request) {
+        if (isRemote(request.groupId())) {
+            return RemoteGroupCalls.join(remote, partitionOf(request.groupId()), request);
+        }
         return call(() -> doJoin(request));
     }
 
@@ -470,6 +473,9 @@ public final class GroupCoordinator {
 
     /** SyncGroup: this member's assignment, once the leader's has been stored. */
     public Future<byte[]> sync(SyncRequest request) {
+        if (isRemote(request.groupId())) {
+            return RemoteGroupCalls.sync(remote, partitionOf(request.groupId()), request);
+        }
         return call(() -> doSync(request));
     }
 
@@ -538,6 +544,9 @@ public final class GroupCoordinator {
 
     /** Heartbeat; fails with {@link RebalanceInProgressException} while the member should rejoin. */
     public Future<Void> heartbeat(String groupId, int generationId, String memberId) {
+        if (isRemote(groupId)) {
+            return RemoteGroupCalls.heartbeat(remote, partitionOf(groupId), groupId, generationId, memberId);
+        }
         return call(() -> {
             ClassicGroup group = existingGroup(groupId, memberId);
             ClassicMember m = memberOf(group, memberId);
@@ -552,6 +561,9 @@ public final class GroupCoordinator {
 
     /** LeaveGroup: removes the member and starts a rebalance of the rest. */
     public Future<Void> leave(String groupId, String memberId) {
+        if (isRemote(groupId)) {
+            return RemoteGroupCalls.leave(remote, partitionOf(groupId), groupId, memberId);
+        }
         return call(() -> {
             ClassicGroup group = existingGroup(groupId, memberId);
             ClassicMember m = memberOf(group, memberId);
@@ -620,6 +632,10 @@ public final class GroupCoordinator {
      */
     public Future<Void> commitOffsets(String groupId, int generationId, String memberId,
                                       Map<TopicPartition, OffsetAndMetadata> offsets) {
+        if (isRemote(groupId)) {
+            return RemoteGroupCalls.commit(remote, partitionOf(groupId), groupId, generationId,
+                    memberId == null ? "" : memberId, Map.copyOf(offsets));
+        }
         return call(() -> doCommit(groupId, generationId, memberId == null ? "" : memberId, Map.copyOf(offsets)));
     }
 
@@ -679,6 +695,9 @@ public final class GroupCoordinator {
 
     /** OffsetFetch: the committed offsets of {@code partitions} (all when null); partitions without one are absent. */
     public Future<Map<TopicPartition, OffsetAndMetadata>> fetchOffsets(String groupId, Collection<TopicPartition> partitions) {
+        if (isRemote(groupId)) {
+            return RemoteGroupCalls.fetch(remote, partitionOf(groupId), groupId, partitions);
+        }
         return call(() -> {
             checkGroupId(groupId);
             ClassicGroup group = groups.get(groupId);
@@ -916,7 +935,20 @@ public final class GroupCoordinator {
         }));
     }
 
-    private java.util.function.IntPredicate owns = p -> true;
+    private volatile java.util.function.IntPredicate owns = p -> true;
+    private volatile RemoteGroupCalls.Transport remote;
+
+    /**
+     * In a cluster: calls for groups coordinated elsewhere (made by this broker's own members:
+     * HTTP, WebSocket and event bus consumers) go through {@code remote} to the coordinating broker.
+     */
+    public void useRemote(RemoteGroupCalls.Transport remote) {
+        this.remote = remote;
+    }
+
+    private boolean isRemote(String groupId) {
+        return remote != null && groupId != null && !groupId.isEmpty() && !owns.test(partitionOf(groupId));
+    }
     private final java.util.Set<Integer> loading = new java.util.HashSet<>();
 
     private static void checkNotDead(ClassicGroup group) {

@@ -20,7 +20,12 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
+import org.apache.kafka.common.protocol.Errors;
+import io.runnel.group.RemoteGroupCalls;
 
 /**
  * A broker's part in a cluster, assembled: its view of the metadata, its controller (acting only
@@ -39,6 +44,8 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
     /** How long a broker waits for its peers before giving up starting. */
     static final long PEERS_WAIT_MS = 300_000;
     private static final long CONTROLLER_DEADLINE_MS = 30_000;
+    /** Where a broker serves group calls forwarded by others: {@code runnel.groups.<broker id>}. */
+    static final String GROUPS_ADDRESS = "runnel.groups.";
 
     static Future<Cluster> join(Vertx vertx, BrokerConfig config, TopicManager topics, MeterRegistry registry) {
         var hz = ClusterNode.hazelcast(vertx);
@@ -88,11 +95,35 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
 
     /**
      * Each group is coordinated by the leader of its {@code __consumer_offsets} partition: the
-     * coordinator serves only those, and reloads a partition's groups when it takes the lead.
+     * coordinator serves only those, and reloads a partition's groups when it takes the lead; this
+     * broker's own members of groups coordinated elsewhere reach them over the event bus.
      */
-    void coordinateGroups(io.runnel.group.GroupCoordinator groups, TopicManager topics) {
+    void coordinateGroups(Vertx vertx, io.runnel.group.GroupCoordinator groups, TopicManager topics) {
         String offsets = io.runnel.broker.OffsetsTopicStore.TOPIC;
         groups.useOwnership(p -> replicas.leadsLocally(offsets, p));
+        vertx.eventBus().<JsonObject>consumer(GROUPS_ADDRESS + metadata.localBrokerId(), m ->
+                RemoteGroupCalls.serve(groups, m.body()).onComplete(done -> {
+                    if (done.succeeded()) {
+                        m.reply(done.result());
+                    } else {
+                        m.fail(Errors.forException(done.cause()).code(), String.valueOf(done.cause().getMessage()));
+                    }
+                }));
+        groups.useRemote((partition, request, timeoutMs) -> {
+            int leader = replicas.leaderOf(offsets, partition);
+            if (leader < 0 || !metadata.isLive(leader)) {
+                return Future.failedFuture(new org.apache.kafka.common.errors.CoordinatorNotAvailableException(
+                        "Partition " + partition + " of " + offsets + " has no live leader"));
+            }
+            return vertx.eventBus().<JsonObject>request(GROUPS_ADDRESS + leader, request,
+                            new DeliveryOptions().setSendTimeout(timeoutMs))
+                    .map(io.vertx.core.eventbus.Message::body)
+                    .recover(e -> Future.failedFuture(e instanceof ReplyException r
+                            && r.failureType() == ReplyFailure.RECIPIENT_FAILURE
+                            ? Errors.forCode((short) r.failureCode()).exception(r.getMessage())
+                            : new org.apache.kafka.common.errors.CoordinatorNotAvailableException(
+                                    "The coordinator (broker " + leader + ") did not answer: " + e.getMessage())));
+        });
         replicas.onLeadership((topic, p) -> {
             if (topic.equals(offsets)) {
                 groups.reload(p, replicas.caughtUp(topics.partition(offsets, p), 10_000))

@@ -181,7 +181,7 @@ public final class RunnelServer {
                                     config.autoCreateTopicsEnable, config.numPartitions);
                             if (cluster[0] != null) {
                                 b.useCluster(cluster[0].replicas(), cluster[0].forwarding());
-                                cluster[0].coordinateGroups(groups, topics);
+                                cluster[0].coordinateGroups(vertx, groups, topics);
                             }
                             return b;
                         }))

@@ -126,6 +126,30 @@ class ClusterReplicationTest {
                 producer.flush();
             }
             assertThat(consumeInGroup("readers", 100)).hasSize(100).first().isEqualTo("e-0");
+
+            // An HTTP consumer on a broker that does not coordinate its group reaches the coordinator.
+            int webCoordinator = admin.describeConsumerGroups(List.of("web")).all().get(30, TimeUnit.SECONDS)
+                    .get("web").coordinator().id();
+            BrokerCluster.Broker elsewhere = cluster.brokers().stream().filter(b -> b.id != webCoordinator)
+                    .findFirst().orElseThrow();
+            String instance = "/consumers/web/instances/w";
+            http(elsewhere, "POST", "/consumers/web", new JsonObject().put("name", "w").put("format", "binary")
+                    .put("auto.offset.reset", "earliest").put("auto.commit.enable", "false"));
+            http(elsewhere, "POST", instance + "/subscription", new JsonObject().put("topics", new JsonArray().add("events")));
+            List<String> web = new ArrayList<>();
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (web.size() < 100 && System.currentTimeMillis() < deadline) {
+                new JsonArray(http(elsewhere, "GET", instance + "/records?timeout=500", null))
+                        .forEach(r -> web.add(new String(java.util.Base64.getDecoder().decode(
+                                ((JsonObject) r).getString("value")), java.nio.charset.StandardCharsets.UTF_8)));
+            }
+            assertThat(web).hasSize(100).first().isEqualTo("e-0");
+            http(elsewhere, "POST", instance + "/offsets", null);
+            var webCommitted = admin.listConsumerGroupOffsets("web").partitionsToOffsetAndMetadata()
+                    .get(30, TimeUnit.SECONDS).get(new TopicPartition("events", 0));
+            assertThat(webCommitted.offset()).as("the commit reached the coordinator, broker %d", webCoordinator)
+                    .isEqualTo(100);
+            http(elsewhere, "DELETE", instance, null);
             int coordinator = admin.describeConsumerGroups(List.of("readers")).all().get(30, TimeUnit.SECONDS)
                     .get("readers").coordinator().id();
 
@@ -502,6 +526,18 @@ class ClusterReplicationTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         return new JsonObject(r.body());
+    }
+
+    /** An HTTP v2 call that must succeed; returns the body. */
+    static String http(BrokerCluster.Broker b, String method, String path, JsonObject body) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.httpPort + path))
+                .header("Content-Type", "application/vnd.kafka.v2+json")
+                .header("Accept", "application/vnd.kafka.binary.v2+json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body.encode()));
+        HttpResponse<String> r = HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as("%s %s: %s", method, path, r.body()).isBetween(200, 204);
+        return r.body();
     }
 
     static WebSocket subscribe(BrokerCluster.Broker b, String topic, List<String> frames) throws Exception {
