@@ -4,7 +4,6 @@ import static io.runnel.cluster.ClusterReplicationTest.assertExactlyOnceInOrder;
 import static io.runnel.cluster.ClusterReplicationTest.awaitUntil;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,10 +14,8 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Node;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The limits the README claims for small clusters: metadata changes need a majority of the
@@ -26,24 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
  * their data but cannot move leadership until the other returns.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
-class ClusterLimitsTest {
-
-    @TempDir
-    Path dir;
-
-    BrokerCluster cluster;
-
-    @AfterEach
-    void stop() {
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+class ClusterLimitsTest extends ClusterTestBase {
 
     @Test
     void aClusterOfOneIsItsOwnMajorityAndServesAcksAll() throws Exception {
-        cluster = new BrokerCluster(dir, 1);
-        cluster.start();
+        startCluster(1);
         try (Admin admin = cluster.admin()) {
             admin.createTopics(List.of(new NewTopic("solo", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
             List<ClusterReplicationTest.Acked> acked = new ArrayList<>();
@@ -60,8 +44,7 @@ class ClusterLimitsTest {
 
     @Test
     void aClusterOfTwoWithOneDownCannotMoveLeadershipUntilItReturns() throws Exception {
-        cluster = new BrokerCluster(dir, 2);
-        cluster.start();
+        startCluster(2);
         try (Admin admin = cluster.admin()) {
             admin.createTopics(List.of(new NewTopic("pair", 1, (short) 2)
                     .configs(Map.of("min.insync.replicas", "1")))).all().get(30, TimeUnit.SECONDS);

@@ -39,10 +39,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.NotEnoughReplicasException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -54,24 +52,11 @@ import io.vertx.core.json.JsonObject;
  * exactly once and in order, and the replicas hold the same log.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
-class ClusterReplicationTest {
-
-    @TempDir
-    Path dir;
-
-    BrokerCluster cluster;
-
-    @AfterEach
-    void stop() {
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+class ClusterReplicationTest extends ClusterTestBase {
 
     @Test
     void threeBrokersServeAReplicatedTopicToKafkaHttpAndAWebSocketOnAFollower() throws Exception {
-        cluster = new BrokerCluster(dir, 3);
-        cluster.start();
+        startCluster(3);
         try (Admin admin = cluster.admin()) {
             createTopic(admin, "orders", 1);
             TopicDescription d = BrokerCluster.describe(admin, "orders");
@@ -115,8 +100,7 @@ class ClusterReplicationTest {
 
     @Test
     void aConsumerGroupKeepsItsCommittedOffsetsWhenItsCoordinatorIsKilled() throws Exception {
-        cluster = new BrokerCluster(dir, 3);
-        cluster.start();
+        startCluster(3);
         try (Admin admin = cluster.admin()) {
             createTopic(admin, "events", 1);
             try (KafkaProducer<String, String> producer = producer()) {
@@ -173,8 +157,7 @@ class ClusterReplicationTest {
 
     @Test
     void afterEveryBrokerRestartedTheTopicsAndTheirRecordsAreBack() throws Exception {
-        cluster = new BrokerCluster(dir, 3);
-        cluster.start();
+        startCluster(3);
         List<Acked> acked = new ArrayList<>();
         try (Admin admin = cluster.admin()) {
             createTopic(admin, "archive", 1);
@@ -218,8 +201,7 @@ class ClusterReplicationTest {
 
     @Test
     void aKilledLeaderIsReplacedWithinSecondsAndNothingAcknowledgedIsLostOrDuplicated() throws Exception {
-        cluster = new BrokerCluster(dir, 3);
-        cluster.start();
+        startCluster(3);
         try (Admin admin = cluster.admin(); Load load = new Load(cluster.bootstrap(), "payments")) {
             createTopic(admin, "payments", 1);
             int leader = BrokerCluster.describe(admin, "payments").partitions().get(0).leader().id();
@@ -248,8 +230,7 @@ class ClusterReplicationTest {
 
     @Test
     void aPausedLeaderThatReturnsBelievingItLeadsIsFencedAndNothingDiverges() throws Exception {
-        cluster = new BrokerCluster(dir, 3);
-        cluster.start();
+        startCluster(3);
         try (Admin admin = cluster.admin(); Load load = new Load(cluster.bootstrap(), "sensors")) {
             createTopic(admin, "sensors", 1);
             int leader = BrokerCluster.describe(admin, "sensors").partitions().get(0).leader().id();
@@ -257,10 +238,11 @@ class ClusterReplicationTest {
             awaitUntil(() -> load.acked.size() > 200, 30_000, "the load is running");
 
             cluster.pause(cluster.broker(leader));
+            long pausedAt = System.currentTimeMillis();
             awaitNewLeader(admin, "sensors", leader);
             int ackedAtElection = load.acked.size();
             awaitUntil(() -> load.acked.size() > ackedAtElection + 200, 30_000, "the producer continues");
-            Thread.sleep(Math.max(0, 20_000 - 5_000));
+            Thread.sleep(Math.max(0, pausedAt + 20_000 - System.currentTimeMillis()));
             cluster.resume(cluster.broker(leader));
 
             awaitUntil(() -> isrOf(admin, "sensors").size() == 3, 90_000, "the paused broker rejoins the ISR");
@@ -273,8 +255,7 @@ class ClusterReplicationTest {
 
     @Test
     void withOneBrokerOfThreeLeftAcksAllIsRefusedAndNothingAcknowledgedIsLostWhenTheOthersReturn() throws Exception {
-        cluster = new BrokerCluster(dir, 3);
-        cluster.start();
+        startCluster(3);
         try (Admin admin = cluster.admin()) {
             createTopic(admin, "ledger", 1);
             List<Acked> acked = new ArrayList<>();

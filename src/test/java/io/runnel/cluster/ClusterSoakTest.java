@@ -8,16 +8,13 @@ import static io.runnel.cluster.ClusterReplicationTest.isrOf;
 import static io.runnel.cluster.ClusterReplicationTest.leaderOf;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.admin.Admin;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The long variant of the failover tests (slow profile: {@code mvn -B verify -Pslow}): ten
@@ -28,27 +25,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("slow")
 @Timeout(value = 30, unit = TimeUnit.MINUTES)
-class ClusterSoakTest {
-
-    @TempDir
-    Path dir;
-
-    BrokerCluster cluster;
-
-    @AfterEach
-    void stop() {
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+class ClusterSoakTest extends ClusterTestBase {
 
     @Test
     void tenFailoversUnderLoadLoseNothingAcknowledged() throws Exception {
         long seed = Long.getLong("soak.seed", new Random().nextLong());
         Random random = new Random(seed);
         System.out.println("ClusterSoakTest seed " + seed);
-        cluster = new BrokerCluster(dir, 3);
-        cluster.start();
+        startCluster(3);
         try (Admin admin = cluster.admin();
              ClusterReplicationTest.Load load = new ClusterReplicationTest.Load(cluster.bootstrap(), "soak")) {
             createTopic(admin, "soak", 1);
