@@ -56,7 +56,7 @@ public final class ClusterMetadata {
     static final String TOPICS = "runnel.topics";
     static final String PARTITIONS = "runnel.partitions";
     static final String DELETED = "runnel.deleted-topics";
-    static final long REFRESH_PERIOD_MS = 2_000;
+    static final long REFRESH_PERIOD_MS = 1_000;
 
     private final Vertx vertx;
     private final HazelcastInstance hz;
