@@ -19,6 +19,7 @@ import org.apache.kafka.common.utils.Utils;
 
 import io.runnel.group.GroupCoordinator;
 import io.runnel.log.LogAppendInfo;
+import io.runnel.config.LogConfig;
 import io.runnel.registry.SchemaRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -203,28 +204,36 @@ public final class BrokerService {
                 partitionOf[i] = p;
                 byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
             }
-            validator.check(topic, t.config(), records);
-            long now = System.currentTimeMillis();
-            Map<Integer, Future<LogAppendInfo>> appended = new TreeMap<>();
-            byPartition.forEach((p, indexes) -> {
-                MemoryRecords batch = batchOf(records, indexes, now);
-                int batchBytes = batch.sizeInBytes();
-                appended.put(p, appendToLeader(t, p, batch, acks)
-                        .onSuccess(info -> metrics.recordsIn(topic, indexes.size(), batchBytes)));
-            });
-            return Future.join(new ArrayList<>(appended.values())).transform(ignored -> {
-                List<ProduceResult> results = new ArrayList<>(records.size());
-                Map<Integer, Integer> seen = new TreeMap<>();
-                for (int i = 0; i < records.size(); i++) {
-                    int p = partitionOf[i];
-                    Future<LogAppendInfo> f = appended.get(p);
-                    int position = seen.merge(p, 1, Integer::sum) - 1;
-                    results.add(f.succeeded()
-                            ? new ProduceResult(p, f.result().firstOffset() + position, null)
-                            : new ProduceResult(p, -1, f.cause()));
-                }
-                return Future.succeededFuture(results);
-            });
+            return validator.checkAfterCatchUp(() -> validator.check(topic, t.config(), records))
+                    .compose(valid -> appendValidated(t, records, partitionOf, byPartition, acks));
+        });
+    }
+
+    /** Appends records that passed validation, each to its partition's leader; one result per record. */
+    private Future<List<ProduceResult>> appendValidated(TopicManager.Topic t, List<ProduceRecord> records,
+                                                        int[] partitionOf, Map<Integer, List<Integer>> byPartition,
+                                                        Partition.Acks acks) {
+        String topic = t.name();
+        long now = System.currentTimeMillis();
+        Map<Integer, Future<LogAppendInfo>> appended = new TreeMap<>();
+        byPartition.forEach((p, indexes) -> {
+            MemoryRecords batch = batchOf(records, indexes, now);
+            int batchBytes = batch.sizeInBytes();
+            appended.put(p, appendToLeader(t, p, batch, acks)
+                    .onSuccess(info -> metrics.recordsIn(topic, indexes.size(), batchBytes)));
+        });
+        return Future.join(new ArrayList<>(appended.values())).transform(ignored -> {
+            List<ProduceResult> results = new ArrayList<>(records.size());
+            Map<Integer, Integer> seen = new TreeMap<>();
+            for (int i = 0; i < records.size(); i++) {
+                int p = partitionOf[i];
+                Future<LogAppendInfo> f = appended.get(p);
+                int position = seen.merge(p, 1, Integer::sum) - 1;
+                results.add(f.succeeded()
+                        ? new ProduceResult(p, f.result().firstOffset() + position, null)
+                        : new ProduceResult(p, -1, f.cause()));
+            }
+            return Future.succeededFuture(results);
         });
     }
 
@@ -251,14 +260,19 @@ public final class BrokerService {
     public Future<LogAppendInfo> appendBatches(String topic, int partition, MemoryRecords batches, Partition.Acks acks) {
         long startNanos = System.nanoTime();
         Partition p;
+        LogConfig config;
         try {
             p = topics.partition(topic, partition);
-            validator.check(topic, topics.topic(topic).config(), batches);
+            config = topics.topic(topic).config();
         } catch (RuntimeException e) {
             return onCaller(Future.failedFuture(e));
         }
         int bytes = batches.sizeInBytes();
-        return onCaller(p.append(batches, acks).onComplete(r -> {
+        Future<Void> valid = validator.checkAfterCatchUp(() -> validator.check(topic, config, batches));
+        if (valid.failed()) {
+            return onCaller(Future.failedFuture(valid.cause()));
+        }
+        return onCaller(valid.compose(v -> p.append(batches, acks)).onComplete(r -> {
             metrics.produceLatency(System.nanoTime() - startNanos);
             if (r.succeeded() && !r.result().duplicate()) {
                 metrics.recordsIn(topic, r.result().recordCount(), bytes);

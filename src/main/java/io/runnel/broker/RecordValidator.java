@@ -19,6 +19,7 @@ import org.apache.kafka.common.record.RecordBatch;
 import io.runnel.config.LogConfig;
 import io.runnel.config.SubjectNameStrategy;
 import io.runnel.registry.SchemaRegistry;
+import io.vertx.core.Future;
 
 /**
  * Schema validation at the broker's edge (Confluent Server's {@code confluent.value.schema.validation}
@@ -40,6 +41,12 @@ import io.runnel.registry.SchemaRegistry;
  * Kafka's {@link InvalidRecordException} (INVALID_RECORD, 87), whose message names the record's
  * index within the call, key or value, and the reason. Validation runs before anything is
  * appended, so a refused batch leaves no trace in the log.
+ *
+ * <h2>In a cluster</h2>
+ * Each broker's registry follows {@code _schemas}, so a schema registered through another broker
+ * reaches this one's view a moment later. A producer that registered a schema and produces at
+ * once may get here first; {@link #checkAfterCatchUp} lets the registry catch up (reads of the
+ * local replica) for a moment and checks again before refusing.
  *
  * <h2>Cost and threading</h2>
  * No registry round trip per record: schemas come from the registry's concurrent view
@@ -88,6 +95,36 @@ public final class RecordValidator {
             if (config.valueSchemaValidation && r.value() != null) {
                 check(schemas, topic, config.valueSubjectNameStrategy, false, i, r.value(), 0, r.value().length);
             }
+        }
+    }
+
+    /**
+     * Runs {@code check} (one of the checks above); if it refuses and the registry follows a log
+     * other brokers write, waits (up to {@link SchemaRegistry#UNKNOWN_SCHEMA_WAIT_MS}) for the
+     * registry to catch up until the check passes: the refusal may name a schema registered through
+     * another broker a moment ago. Otherwise (a single node) the outcome is the check's own, at
+     * once. The future completes on any thread.
+     */
+    public Future<Void> checkAfterCatchUp(Runnable check) {
+        RuntimeException refusal = refusal(check);
+        SchemaRegistry schemas = registry.get();
+        if (refusal == null || schemas == null || !schemas.isFollowing()) {
+            return refusal == null ? Future.succeededFuture() : Future.failedFuture(refusal);
+        }
+        return schemas.catchUpUntil(() -> refusal(check) == null, SchemaRegistry.UNKNOWN_SCHEMA_WAIT_MS)
+                .transform(x -> {
+                    RuntimeException last = refusal(check);
+                    return last == null ? Future.succeededFuture() : Future.failedFuture(last);
+                });
+    }
+
+    /** What {@code check} throws, or null when it passes. */
+    private static RuntimeException refusal(Runnable check) {
+        try {
+            check.run();
+            return null;
+        } catch (RuntimeException e) {
+            return e;
         }
     }
 

@@ -16,6 +16,7 @@ import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.common.utils.Utils;
 
 import io.runnel.config.LogConfig;
+import io.runnel.log.LogAppendInfo;
 import io.runnel.registry.RegistryRecord;
 import io.runnel.registry.SchemaStore;
 import io.vertx.core.Future;
@@ -28,9 +29,13 @@ import io.vertx.core.Vertx;
  * <p>Invariants: the topic exists with {@code cleanup.policy=compact} once {@link #start}
  * completes, and only partition 0 is used (one partition keeps every change in one order; if
  * someone grew the topic, the others are ignored). Appends are acknowledged with
- * {@link Partition.Acks#ALL}: durable before the registry answers. Reads go from the log start
- * offset to the high watermark, so they see exactly what was acknowledged; the batches are
- * decoded on a worker thread (file I/O).
+ * {@link Partition.Acks#ALL}: durable (in a cluster, replicated to the ISR) before the registry
+ * answers, and answered with the offset of their first record. In a cluster only the broker that
+ * leads {@value #TOPIC}-0 can append (elsewhere: NotLeaderOrFollowerException); the registry's
+ * API forwards writes to it. Reads go from the log start
+ * offset to the high watermark, so they see exactly what was acknowledged (in a cluster, what was
+ * replicated: every broker's registry follows its local replica with {@link #readFrom}); the
+ * batches are decoded on a worker thread (file I/O).
  *
  * <p>Thread-safe: immutable after start; the partition does its own confinement.
  */
@@ -65,12 +70,13 @@ public final class SchemasTopicStore implements SchemaStore {
     }
 
     @Override
-    public Future<Void> append(List<RegistryRecord> records) {
+    public Future<Long> append(List<RegistryRecord> records) {
         if (records.isEmpty()) {
-            return Future.succeededFuture();
+            return Future.failedFuture(new IllegalArgumentException("An append to " + TOPIC + " needs records"));
         }
         try {
-            return topics.partition(TOPIC, 0).append(batchOf(records), Partition.Acks.ALL).mapEmpty();
+            return topics.partition(TOPIC, 0).append(batchOf(records), Partition.Acks.ALL)
+                    .map(LogAppendInfo::firstOffset);
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
@@ -107,33 +113,58 @@ public final class SchemasTopicStore implements SchemaStore {
             return Future.failedFuture(e);
         }
         List<RegistryRecord> out = new ArrayList<>();
-        return p.listOffset(Partition.EARLIEST_TIMESTAMP).compose(start -> readFrom(p, start, out)).map(v -> out);
+        return p.listOffset(Partition.EARLIEST_TIMESTAMP).compose(start -> readAllFrom(p, start, out)).map(v -> out);
     }
 
     /** Reads from {@code offset} to the high watermark, one read at a time, into {@code out}. */
-    private Future<Void> readFrom(Partition p, long offset, List<RegistryRecord> out) {
+    private Future<Void> readAllFrom(Partition p, long offset, List<RegistryRecord> out) {
+        return readChunk(p, offset).compose(tail -> {
+            out.addAll(tail.records());
+            return tail.nextOffset() > offset ? readAllFrom(p, tail.nextOffset(), out) : Future.succeededFuture();
+        });
+    }
+
+    /**
+     * One read of at most {@value #REPLAY_READ_BYTES_MAX} bytes from {@code offset}, below the
+     * high watermark (committed records only: in a cluster a replica's high watermark is what the
+     * leader said was replicated). An offset below the log start (nothing has been read yet, or
+     * the start moved) reads from the start.
+     */
+    @Override
+    public Future<Tail> readFrom(long offset) {
+        Partition p;
+        try {
+            p = topics.partition(TOPIC, 0);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return p.listOffset(Partition.EARLIEST_TIMESTAMP).compose(start -> readChunk(p, Math.max(offset, start)));
+    }
+
+    private Future<Tail> readChunk(Partition p, long offset) {
         return p.read(offset, REPLAY_READ_BYTES_MAX).compose(read -> {
             if (read.slice().isEmpty() || offset >= read.highWatermark()) {
-                return Future.succeededFuture();
+                return Future.succeededFuture(new Tail(List.of(), offset));
             }
             return vertx.executeBlocking(() -> {
+                List<RegistryRecord> out = new ArrayList<>();
                 long next = offset;
                 for (RecordBatch batch : read.slice().readRecords().batches()) {
+                    if (batch.baseOffset() >= read.highWatermark()) {
+                        break;
+                    }
                     for (Record r : batch) {
                         if (r.offset() >= offset && r.offset() < read.highWatermark()) {
                             out.add(RegistryRecord.read(bytes(r.key()), bytes(r.value())));
                         }
                     }
-                    next = batch.nextOffset();
+                    next = Math.min(batch.nextOffset(), read.highWatermark());
                 }
-                return next;
-            }, false).compose(next -> {
                 if (next <= offset) {
-                    return Future.failedFuture(new IllegalStateException("Replaying " + p.name()
-                            + " made no progress at offset " + offset));
+                    throw new IllegalStateException("Reading " + p.name() + " made no progress at offset " + offset);
                 }
-                return readFrom(p, next, out);
-            });
+                return new Tail(out, next);
+            }, false);
         });
     }
 

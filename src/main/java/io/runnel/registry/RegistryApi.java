@@ -12,7 +12,10 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
@@ -61,6 +64,19 @@ import io.vertx.ext.web.handler.BodyHandler;
  * JSON is 400, a field of the wrong JSON type 422, an unknown path 404, a wrong method 405, a body
  * over the limit 413; anything unexpected is 500, logged here, its message saying only that.
  *
+ * <h2>In a cluster</h2>
+ * Only one broker's registry writes ({@link WriterLocator}). Reads are answered here, from this
+ * broker's registry (which follows the log, so a change made elsewhere shows within moments). The
+ * writes — {@code POST /subjects/{s}/versions}, the {@code DELETE}s of subjects and versions, and
+ * the {@code PUT}s and {@code DELETE}s of {@code /config} and {@code /mode} — reaching a broker that
+ * does not write are forwarded to the one that does, as Confluent's registry forwards to its
+ * primary: same method, path, query, body and Content-Type, with {@value #FORWARDED_HEADER} set,
+ * and its status, Content-Type and body are relayed as they are. A request that was forwarded
+ * already is not forwarded again (no loops while brokers disagree about the writer). With no live
+ * writer, or one that does not answer within {@value #FORWARD_TIMEOUT_MS} ms, the answer is
+ * {@link RegistryErrorCodes#REQUEST_FORWARDING_FAILED}. Lookups and compatibility checks are
+ * reads, answered here.
+ *
  * <h2>Threading</h2>
  * Handlers run on the HTTP connection's event loop and never block; the registry's futures
  * complete back on it. Stateless apart from its settings.
@@ -75,19 +91,33 @@ public final class RegistryApi {
     /** Largest request body: schemas with many fields and docs run to hundreds of KiB; this bounds one request's memory. */
     public static final long DEFAULT_MAX_BODY_BYTES = 2L * 1024 * 1024;
 
+    /** Marks a request one broker forwarded to the writer; its value is the forwarding broker's id. */
+    public static final String FORWARDED_HEADER = "X-Runnel-Forwarded-By";
+    /** How long a forwarded write may take: a registration is one append to a replicated partition, well under this. */
+    static final long FORWARD_TIMEOUT_MS = 15_000;
+
     private static final Logger LOG = LoggerFactory.getLogger(RegistryApi.class);
     /** Statuses the router itself may end a request with; each gets an error body like ours. */
     private static final List<Integer> ROUTER_STATUSES = List.of(400, 404, 405, 406, 413, 414, 415, 431, 500, 501);
 
     private final SchemaRegistry registry;
     private final long maxBodyBytes;
+    /** Who writes, in a cluster; null on a single node (this registry writes, nothing is forwarded). */
+    private final WriterLocator writers;
+    /** Carries forwarded writes; null on a single node. */
+    private final HttpClient client;
 
-    private RegistryApi(SchemaRegistry registry, long maxBodyBytes) {
+    private RegistryApi(SchemaRegistry registry, long maxBodyBytes, WriterLocator writers, HttpClient client) {
         if (maxBodyBytes < 1) {
             throw new IllegalArgumentException("maxBodyBytes must be positive, not " + maxBodyBytes);
         }
+        if ((writers == null) != (client == null)) {
+            throw new IllegalArgumentException("Forwarding needs both who writes and a client to reach it");
+        }
         this.registry = registry;
         this.maxBodyBytes = maxBodyBytes;
+        this.writers = writers;
+        this.client = client;
     }
 
     /** The routes over {@code registry}, with the default body limit. */
@@ -97,7 +127,16 @@ public final class RegistryApi {
 
     /** The routes over {@code registry}; bodies over {@code maxBodyBytes} are refused (413). */
     public static Router router(Vertx vertx, SchemaRegistry registry, long maxBodyBytes) {
-        return new RegistryApi(registry, maxBodyBytes).routes(vertx);
+        return new RegistryApi(registry, maxBodyBytes, null, null).routes(vertx);
+    }
+
+    /**
+     * The routes of a broker in a cluster: writes go to the registry {@code writers} names, through
+     * {@code client} (owned by the caller, who closes it after the server).
+     */
+    public static Router clusterRouter(Vertx vertx, SchemaRegistry registry, WriterLocator writers,
+                                       HttpClient client) {
+        return new RegistryApi(registry, DEFAULT_MAX_BODY_BYTES, writers, client).routes(vertx);
     }
 
     private Router routes(Vertx vertx) {
@@ -107,13 +146,14 @@ public final class RegistryApi {
         router.route().failureHandler(ctx -> answerFailure(ctx, ctx.statusCode()));
         router.get("/subjects").handler(this::listSubjects);
         router.get("/subjects/:subject/versions").handler(this::listVersions);
-        router.post("/subjects/:subject/versions").handler(body).handler(this::register);
+        router.post("/subjects/:subject/versions").handler(body).handler(this::toWriter).handler(this::register);
         router.get("/subjects/:subject/versions/:version").handler(this::getVersion);
         router.get("/subjects/:subject/versions/:version/schema").handler(this::getVersionSchema);
         router.get("/subjects/:subject/versions/:version/referencedby").handler(this::referencedBy);
-        router.delete("/subjects/:subject/versions/:version").handler(this::deleteVersion);
+        router.delete("/subjects/:subject/versions/:version").handler(body).handler(this::toWriter)
+                .handler(this::deleteVersion);
         router.post("/subjects/:subject").handler(body).handler(this::lookup);
-        router.delete("/subjects/:subject").handler(this::deleteSubject);
+        router.delete("/subjects/:subject").handler(body).handler(this::toWriter).handler(this::deleteSubject);
         router.get("/schemas/types").handler(ctx -> send(ctx, 200, new JsonArray().add(AvroSchemas.AVRO)));
         router.get("/schemas/ids/:id").handler(this::getSchemaById);
         router.get("/schemas/ids/:id/schema").handler(this::getSchemaTextById);
@@ -121,17 +161,75 @@ public final class RegistryApi {
         router.get("/schemas/ids/:id/subjects").handler(this::getSubjectsById);
         router.post("/compatibility/subjects/:subject/versions/:version").handler(body).handler(this::checkCompatibility);
         router.get("/config").handler(this::getGlobalConfig);
-        router.put("/config").handler(body).handler(this::putGlobalConfig);
-        router.delete("/config").handler(this::deleteGlobalConfig);
+        router.put("/config").handler(body).handler(this::toWriter).handler(this::putGlobalConfig);
+        router.delete("/config").handler(body).handler(this::toWriter).handler(this::deleteGlobalConfig);
         router.get("/config/:subject").handler(this::getSubjectConfig);
-        router.put("/config/:subject").handler(body).handler(this::putSubjectConfig);
-        router.delete("/config/:subject").handler(this::deleteSubjectConfig);
+        router.put("/config/:subject").handler(body).handler(this::toWriter).handler(this::putSubjectConfig);
+        router.delete("/config/:subject").handler(body).handler(this::toWriter).handler(this::deleteSubjectConfig);
         router.get("/mode").handler(this::getMode);
-        router.put("/mode").handler(body).handler(this::putMode);
+        router.put("/mode").handler(body).handler(this::toWriter).handler(this::putMode);
         for (int status : ROUTER_STATUSES) {
             router.errorHandler(status, ctx -> answerFailure(ctx, status));
         }
         return router;
+    }
+
+    // ---------------------------------------------------------------- forwarding writes
+
+    /** Passes a write on to this registry when it writes (or on a single node), else forwards it. */
+    private void toWriter(RoutingContext ctx) {
+        if (writers == null || writers.localEpoch() >= 0) {
+            ctx.next();
+            return;
+        }
+        String forwardedBy = ctx.request().getHeader(FORWARDED_HEADER);
+        if (forwardedBy != null) {
+            ctx.fail(new RegistryException(RegistryErrorCodes.REQUEST_FORWARDING_FAILED, "Broker " + forwardedBy
+                    + " forwarded this write here, but this broker's registry is not the writer either"
+                    + " (leadership of _schemas-0 is moving); retry"));
+            return;
+        }
+        WriterLocator.Address writer = writers.remote().orElse(null);
+        if (writer == null) {
+            ctx.fail(new RegistryException(RegistryErrorCodes.REQUEST_FORWARDING_FAILED, "No broker leads _schemas-0"
+                    + " right now, so no schema registry can write; retry"));
+            return;
+        }
+        forward(ctx, writer);
+    }
+
+    private void forward(RoutingContext ctx, WriterLocator.Address writer) {
+        RequestOptions options = new RequestOptions().setMethod(ctx.request().method()).setHost(writer.host())
+                .setPort(writer.port()).setURI(ctx.request().uri()).setTimeout(FORWARD_TIMEOUT_MS)
+                .putHeader(FORWARDED_HEADER, Integer.toString(writers.localBrokerId()));
+        copyHeader(ctx, options, HttpHeaders.CONTENT_TYPE);
+        copyHeader(ctx, options, HttpHeaders.ACCEPT);
+        Buffer body = ctx.body().buffer();
+        client.request(options)
+                .compose(request -> body == null ? request.send() : request.send(body))
+                .compose(response -> response.body().map(answer -> {
+                    HttpServerResponse out = ctx.response().setStatusCode(response.statusCode());
+                    String type = response.getHeader(HttpHeaders.CONTENT_TYPE);
+                    if (type != null) {
+                        out.putHeader(HttpHeaders.CONTENT_TYPE, type);
+                    }
+                    return out.end(answer);
+                }))
+                .onFailure(e -> {
+                    if (ctx.response().headWritten()) {
+                        return;
+                    }
+                    ctx.fail(new RegistryException(RegistryErrorCodes.REQUEST_FORWARDING_FAILED, "Error while"
+                            + " forwarding the request to the writer, broker " + writer.brokerId() + " at "
+                            + writer.host() + ":" + writer.port() + ": " + e.getMessage(), e));
+                });
+    }
+
+    private static void copyHeader(RoutingContext ctx, RequestOptions options, CharSequence name) {
+        String value = ctx.request().getHeader(name);
+        if (value != null) {
+            options.putHeader(name, value);
+        }
     }
 
     // ---------------------------------------------------------------- subjects and versions

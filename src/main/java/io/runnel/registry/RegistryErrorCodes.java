@@ -62,6 +62,14 @@ public final class RegistryErrorCodes {
     public static final int INTERNAL_SERVER_ERROR = 500;
     /** 500: the {@code _schemas} topic could not durably store the change; it may or may not have been applied. */
     public static final int STORE_ERROR = 50001;
+    /**
+     * 500: a change reached a broker whose registry does not write, and could not be forwarded to
+     * the one that does (in a cluster one registry writes: that of the leader of {@code _schemas-0}):
+     * none is live right now (nothing was changed), it is still catching up after taking over
+     * (nothing was changed), or it did not answer (the change may or may not have been made).
+     * Worth a retry.
+     */
+    public static final int REQUEST_FORWARDING_FAILED = 50003;
 
     private RegistryErrorCodes() {
     }

@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
@@ -64,6 +65,20 @@ import io.vertx.core.Vertx;
  * state at once. Public methods may be called from any thread; their futures complete on the
  * caller's context when the caller is on one. Refusals are {@link RegistryException}s.
  *
+ * <h2>In a cluster: one writer, every registry follows the log</h2>
+ * Confluent's arrangement. Every broker runs a registry over its local replica of the log;
+ * {@link #follow} makes it apply, every {@value #FOLLOW_INTERVAL_MS} ms (or when asked,
+ * {@link #catchUp}), the records committed since the last it applied ({@code appliedOffset}: the
+ * store offset after them). Only the registry of the broker leading the log writes
+ * ({@link WriterLocator}); the REST API forwards writes reaching the others to it. A registry
+ * becomes the writer in a leader epoch only after the log's records are committed and it has
+ * applied all of them ({@link #takeWriterRole}): deciding an id on a state that misses the
+ * previous writer's last records would hand that id out twice. Its own writes are applied at once
+ * (and {@code appliedOffset} moved past them), so the tail does not apply them again; were a
+ * record applied twice anyway, {@link #apply} is idempotent (a record states a fact: "version v of
+ * s is this", "the level of s is L", "the highest id is at least n"), though only applying in log
+ * order gives the log's state.
+ *
  * <p>The exception: {@link #registeredSchema} and {@link #isLiveUnder}, the broker's view for
  * record validation, read two concurrent maps that {@link #apply} keeps up to date, so they answer
  * on any thread at once, without a hop to the registry's context (a producer's batch must not wait
@@ -76,6 +91,20 @@ public final class SchemaRegistry {
 
     /** Stands for "the latest version" where a version number is expected (Confluent's -1). */
     public static final int LATEST = -1;
+    /**
+     * How often a following registry reads what was committed to the log since it last looked: a
+     * schema registered on one broker is readable on the others within about this long (and at
+     * once where a reader asks for {@link #catchUpUntil}, as record validation does for an unknown id).
+     */
+    public static final long FOLLOW_INTERVAL_MS = 250;
+    /** How often {@link #catchUpUntil} looks again: a replica's fetch round trip is a few ms, so this polls briskly without spinning. */
+    static final long CATCH_UP_RETRY_MS = 25;
+    /**
+     * How long a reader on a following registry waits for an unknown schema id before it is
+     * refused ({@link #catchUpUntil}): enough for a schema registered through another broker to be
+     * committed and fetched here, short enough that a wrong id is answered promptly.
+     */
+    public static final long UNKNOWN_SCHEMA_WAIT_MS = 2_000;
     /** How deep references may nest; deeper is refused, so resolving them is bounded. */
     static final int REFERENCE_DEPTH_MAX = 32;
 
@@ -145,6 +174,17 @@ public final class SchemaRegistry {
     private final Map<String, Set<Integer>> publishedLiveIds = new ConcurrentHashMap<>();
     private Future<Void> changeTail = Future.succeededFuture();
     private boolean closed;
+    /** The store offset after the last record applied: where the next read of the log starts. */
+    private long appliedOffset;
+    /** Who writes, in a cluster ({@link #follow}); null on a single node, where this registry is the only writer. */
+    private volatile WriterLocator writers;
+    /** The leader epoch in which this registry caught up and writes; -1 while it does not. */
+    private int writerEpoch = -1;
+    private long followTimer = -1;
+    /** A catch-up is reading; {@link #catchUpQueued} is the one that runs after it, for callers who came meanwhile. */
+    private boolean catchingUp;
+    private Promise<Void> catchUpQueued;
+    private long tailWarnedAtMs;
 
     private SchemaRegistry(Vertx vertx, Context context, String deploymentId, SchemaStore store) {
         this.vertx = vertx;
@@ -159,9 +199,8 @@ public final class SchemaRegistry {
         DeploymentOptions onWorker = new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER);
         return onCaller(vertx.deployVerticle(home, onWorker).compose(id -> {
             SchemaRegistry r = new SchemaRegistry(vertx, home.home(), id, store);
-            return deliverOn(r.context, store.readAll()).map(records -> {
-                records.forEach(r::apply);
-                LOG.info("Schema registry replayed {} record(s): {} subject(s), highest id {}", records.size(),
+            return runOn(r.context, () -> r.applyTail(0)).map(count -> {
+                LOG.info("Schema registry replayed {} record(s): {} subject(s), highest id {}", count,
                         r.subjects.size(), r.highestId);
                 return r;
             }).recover(e -> vertx.undeploy(id).transform(x -> Future.failedFuture(e)));
@@ -175,8 +214,179 @@ public final class SchemaRegistry {
                 return Future.succeededFuture();
             }
             closed = true;
+            if (followTimer >= 0) {
+                vertx.cancelTimer(followTimer);
+            }
             return vertx.undeploy(deploymentId);
         }));
+    }
+
+    // ---------------------------------------------------------------- in a cluster
+
+    /**
+     * Cluster mode: from now on this registry applies what other brokers' registries commit to the
+     * log (every {@value #FOLLOW_INTERVAL_MS} ms), and changes only as the writer {@code writers}
+     * names, once it has caught up ({@link #takeWriterRole}); until then changes are refused with
+     * {@link RegistryErrorCodes#REQUEST_FORWARDING_FAILED}. Called once, before any change.
+     */
+    public Future<Void> follow(WriterLocator writers) {
+        Objects.requireNonNull(writers, "writers");
+        return onCaller(runOn(context, () -> {
+            if (this.writers != null) {
+                throw new IllegalStateException("This registry follows its log already");
+            }
+            this.writers = writers;
+            followTimer = vertx.setPeriodic(FOLLOW_INTERVAL_MS, t -> catchUpOnContext());
+            return Future.succeededFuture();
+        }));
+    }
+
+    /**
+     * Cluster mode: this broker took the lead of the log in {@code epoch}. Changes wait (in their
+     * queue) until {@code logCommitted} completes — every record of the local log is committed —
+     * and this registry has applied them all; then it writes, while {@link WriterLocator#localEpoch}
+     * is still {@code epoch}. Completes when it writes, or has given up (logged; its changes are
+     * then refused until the next term).
+     */
+    public Future<Void> takeWriterRole(int epoch, Future<Void> logCommitted) {
+        return onCaller(runOn(context, () -> {
+            if (writers == null) {
+                throw new IllegalStateException("Only a following registry takes the writer role (follow first)");
+            }
+            writerEpoch = -1;
+            Promise<Void> ready = Promise.promise();
+            Future<Void> previous = changeTail;
+            changeTail = ready.future();
+            previous.transform(x -> deliverOn(context, logCommitted))
+                    .compose(x -> catchUpOnContext())
+                    .onComplete(caughtUp -> {
+                        if (caughtUp.failed()) {
+                            LOG.warn("The schema registry could not catch up to become the writer in epoch {};"
+                                    + " its changes are refused", epoch, caughtUp.cause());
+                        } else if (writers.localEpoch() != epoch) {
+                            LOG.info("The schema registry caught up for epoch {}, which is over; not the writer", epoch);
+                        } else {
+                            writerEpoch = epoch;
+                            LOG.info("The schema registry writes in epoch {}: applied the log to offset {},"
+                                    + " highest id {}", epoch, appliedOffset, highestId);
+                        }
+                        ready.complete();
+                    });
+            return ready.future();
+        }));
+    }
+
+    /**
+     * Applies what the log has that this registry has not applied yet; completes once a read that
+     * began after this call found nothing more. On a single node there is never anything new.
+     */
+    public Future<Void> catchUp() {
+        return onCaller(runOn(context, this::catchUpOnContext));
+    }
+
+    /**
+     * Catches up, then again every {@value #CATCH_UP_RETRY_MS} ms, until {@code condition} (asked on
+     * the registry's context, after each catch-up) holds or {@code maxWaitMs} passed; answers
+     * whether it held. For a reader who knows what it waits for — a schema id registered through
+     * another broker a moment ago — and reaches this broker before the commit does: a replica
+     * learns that records are committed on its next fetch after the writer was answered.
+     */
+    public Future<Boolean> catchUpUntil(BooleanSupplier condition, long maxWaitMs) {
+        long deadline = System.currentTimeMillis() + maxWaitMs;
+        return onCaller(runOn(context, () -> catchUpUntilOnContext(condition, deadline)));
+    }
+
+    private Future<Boolean> catchUpUntilOnContext(BooleanSupplier condition, long deadlineMs) {
+        return catchUpOnContext().transform(x -> {
+            if (condition.getAsBoolean()) {
+                return Future.succeededFuture(true);
+            }
+            if (closed || System.currentTimeMillis() >= deadlineMs) {
+                return Future.succeededFuture(false);
+            }
+            Promise<Boolean> later = Promise.promise();
+            vertx.setTimer(CATCH_UP_RETRY_MS, t -> catchUpUntilOnContext(condition, deadlineMs).onComplete(later));
+            return later.future();
+        });
+    }
+
+    /** Whether this registry follows a log other registries write ({@link #follow}). */
+    public boolean isFollowing() {
+        return writers != null;
+    }
+
+    private Future<Void> catchUpOnContext() {
+        if (closed) {
+            return Future.succeededFuture();
+        }
+        if (catchingUp) {
+            // The read under way may have started before what the caller waits for was committed.
+            if (catchUpQueued == null) {
+                catchUpQueued = Promise.promise();
+            }
+            return catchUpQueued.future();
+        }
+        catchingUp = true;
+        Promise<Void> done = Promise.promise();
+        applyTail(0).onComplete(result -> {
+            catchingUp = false;
+            Promise<Void> next = catchUpQueued;
+            catchUpQueued = null;
+            if (result.failed()) {
+                warnTail(result.cause());
+                done.fail(result.cause());
+            } else {
+                done.complete();
+            }
+            if (next != null) {
+                catchUpOnContext().onComplete(next);
+            }
+        });
+        return done.future();
+    }
+
+    /**
+     * Reads the log from {@link #appliedOffset} and applies what it finds, until a read finds
+     * nothing new; answers how many records were applied. On the registry's context.
+     */
+    private Future<Integer> applyTail(int appliedSoFar) {
+        long from = appliedOffset;
+        return deliverOn(context, store.readFrom(from)).compose(tail -> {
+            if (appliedOffset != from) {
+                // A change applied its own records while this read was out; the read may hold them again.
+                return applyTail(appliedSoFar);
+            }
+            if (tail.nextOffset() < from) {
+                throw new IllegalStateException("The schema store went back from offset " + from + " to "
+                        + tail.nextOffset());
+            }
+            tail.records().forEach(this::apply);
+            appliedOffset = tail.nextOffset();
+            int applied = appliedSoFar + tail.records().size();
+            return tail.nextOffset() > from ? applyTail(applied) : Future.succeededFuture(applied);
+        });
+    }
+
+    /** A failing read of the log is retried every interval; it is logged once a minute, not every time. */
+    private void warnTail(Throwable cause) {
+        long now = System.currentTimeMillis();
+        if (now - tailWarnedAtMs > 60_000) {
+            tailWarnedAtMs = now;
+            LOG.warn("The schema registry could not read its log from offset {}; retrying", appliedOffset, cause);
+        }
+    }
+
+    /** In a cluster, only the registry that caught up as the writer in the current epoch changes anything. */
+    private void checkWriter() {
+        if (writers == null) {
+            return;
+        }
+        int epoch = writers.localEpoch();
+        if (epoch < 0 || epoch != writerEpoch) {
+            throw new RegistryException(RegistryErrorCodes.REQUEST_FORWARDING_FAILED, epoch < 0
+                    ? "This broker's schema registry is not the writer (the leader of _schemas-0 is); retry"
+                    : "This broker's schema registry is taking over as the writer and has not caught up yet; retry");
+        }
     }
 
     // ---------------------------------------------------------------- reads
@@ -605,8 +815,20 @@ public final class SchemaRegistry {
                         "Error while storing the change in _schemas: "
                                 + written.cause().getMessage(), written.cause()));
             }
-            records.forEach(this::apply);
-            return Future.succeededFuture();
+            long first = written.result();
+            if (writers == null || first == appliedOffset) {
+                records.forEach(this::apply);
+                appliedOffset = Math.max(appliedOffset, first + records.size());
+                return Future.succeededFuture();
+            }
+            // Records this registry has not applied come before its own (written by a writer it did
+            // not know was still writing): apply the log in its order, up to and with its own.
+            LOG.warn("The schema registry wrote at offset {} but had applied only up to {}; reading the log",
+                    first, appliedOffset);
+            long end = first + records.size();
+            return catchUpOnContext().compose(v -> appliedOffset >= end ? Future.<Void>succeededFuture()
+                    : Future.failedFuture(new RegistryException(RegistryErrorCodes.STORE_ERROR, "The change was"
+                            + " stored at offset " + first + " of _schemas, but could not be read back yet")));
         });
     }
 
@@ -817,6 +1039,7 @@ public final class SchemaRegistry {
             changeTail = mine.future();
             previous.onComplete(x -> attempt(() -> {
                 checkOpen();
+                checkWriter();
                 return change.get();
             }).onComplete(done).onComplete(r -> mine.complete()));
             return done.future();

@@ -1,13 +1,16 @@
 package io.runnel.server;
 
 import java.util.Map;
+import java.util.Optional;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.runnel.broker.LeaderForwarding;
+import io.runnel.broker.Partition;
 import io.runnel.broker.ReplicaManager;
+import io.runnel.broker.SchemasTopicStore;
 import io.runnel.broker.TopicManager;
 import io.runnel.cluster.BrokerInfo;
 import io.runnel.cluster.ClusterMetadata;
@@ -15,7 +18,10 @@ import io.runnel.cluster.ClusterMetrics;
 import io.runnel.cluster.ClusterNode;
 import io.runnel.cluster.Controller;
 import io.runnel.cluster.ControllerClient;
+import io.runnel.cluster.PartitionState;
 import io.runnel.config.BrokerConfig;
+import io.runnel.registry.SchemaRegistry;
+import io.runnel.registry.WriterLocator;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -33,6 +39,9 @@ import io.runnel.group.RemoteGroupCalls;
  * partitions, and the forwarding of appends to leaders elsewhere. Topic changes made through this
  * broker's {@link TopicManager} go to the controller from now on.
  *
+ * <p>The schema registry: every broker's follows {@code _schemas}; the one of the leader of
+ * {@code _schemas-0} writes ({@link #followSchemas}).
+ *
  * <p>{@link #join} completes once enough brokers are live to place the internal topics'
  * replicas ({@code default.replication.factor}, capped by the listed members), so a cluster
  * started together does not create {@code __consumer_offsets} on its first broker alone.
@@ -46,6 +55,13 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
     private static final long CONTROLLER_DEADLINE_MS = 30_000;
     /** Where a broker serves group calls forwarded by others: {@code runnel.groups.<broker id>}. */
     static final String GROUPS_ADDRESS = "runnel.groups.";
+    /** One wait for a new leader's replica of {@code _schemas-0} to be committed; waits repeat while it leads. */
+    private static final long SCHEMAS_COMMIT_WAIT_MS = 10_000;
+    /**
+     * How many such waits before giving up (the registry then refuses writes until the next term):
+     * a leader whose followers cannot catch up in 5 minutes cannot commit a registration either.
+     */
+    private static final int SCHEMAS_COMMIT_WAITS_MAX = 30;
 
     static Future<Cluster> join(Vertx vertx, BrokerConfig config, TopicManager topics, MeterRegistry registry) {
         var hz = ClusterNode.hazelcast(vertx);
@@ -130,6 +146,89 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
                         .onFailure(e -> LOG.warn("Loading the groups of {}-{} failed: {}", offsets, p, e.toString()));
             }
         });
+    }
+
+    /**
+     * The schema registry in a cluster: its writer is the broker leading {@code _schemas-0}, as the
+     * cluster metadata has it now.
+     */
+    WriterLocator registryWriters() {
+        return new WriterLocator() {
+            @Override
+            public int localBrokerId() {
+                return metadata.localBrokerId();
+            }
+
+            @Override
+            public int localEpoch() {
+                return schemasEpochHere();
+            }
+
+            @Override
+            public Optional<Address> remote() {
+                int leader = replicas.leaderOf(SchemasTopicStore.TOPIC, 0);
+                if (leader == PartitionState.NO_LEADER || leader == metadata.localBrokerId()
+                        || !metadata.isLive(leader)) {
+                    return Optional.empty();
+                }
+                // A broker advertises its registry port once its registry listens (0 until then).
+                return metadata.broker(leader).filter(b -> b.registryPort() > 0)
+                        .map(b -> new Address(b.id(), b.host(), b.registryPort()));
+            }
+        };
+    }
+
+    /**
+     * Makes this broker's registry follow {@code _schemas}, and take the writer role each time
+     * this broker takes the lead of {@code _schemas-0} — once every record of the local replica is
+     * committed (the records the previous writer acknowledged are all there), so that the registry
+     * can apply them all before it hands out an id.
+     */
+    Future<Void> followSchemas(SchemaRegistry registry, TopicManager topics) {
+        String schemas = SchemasTopicStore.TOPIC;
+        return registry.follow(registryWriters()).onSuccess(v -> replicas.onLeadership((topic, p) -> {
+            int epoch = schemasEpochHere();
+            if (!topic.equals(schemas) || p != 0 || epoch < 0) {
+                return;
+            }
+            Partition partition = topics.partition(schemas, 0);
+            registry.takeWriterRole(epoch, committed(partition, epoch));
+        }));
+    }
+
+    /** This broker's leader epoch of {@code _schemas-0}, or -1 when it does not lead it. */
+    private int schemasEpochHere() {
+        return metadata.partition(SchemasTopicStore.TOPIC, 0)
+                .filter(s -> s.leader() == metadata.localBrokerId())
+                .map(PartitionState::leaderEpoch).orElse(-1);
+    }
+
+    /**
+     * Completes once the high watermark of {@code p} reached the log end it had when asked, while
+     * this broker leads it in {@code epoch}; fails when the lead moved on first.
+     */
+    private Future<Void> committed(Partition p, int epoch) {
+        return committed(p, epoch, SCHEMAS_COMMIT_WAITS_MAX);
+    }
+
+    private Future<Void> committed(Partition p, int epoch, int waitsLeft) {
+        return p.logEndOffset().compose(end -> replicas.caughtUp(p, SCHEMAS_COMMIT_WAIT_MS).compose(v -> {
+            if (p.highWatermarkPublished() >= end) {
+                return Future.<Void>succeededFuture();
+            }
+            if (schemasEpochHere() != epoch) {
+                return Future.<Void>failedFuture(new IllegalStateException("This broker no longer leads "
+                        + p.name() + " in epoch " + epoch));
+            }
+            if (waitsLeft <= 1) {
+                return Future.<Void>failedFuture(new IllegalStateException("The records of " + p.name()
+                        + " up to offset " + end + " were not committed within " + SCHEMAS_COMMIT_WAITS_MAX
+                        + " waits of " + SCHEMAS_COMMIT_WAIT_MS + " ms"));
+            }
+            LOG.info("Waiting for the records of {} up to offset {} to be committed before its registry writes",
+                    p.name(), end);
+            return committed(p, epoch, waitsLeft - 1);
+        }));
     }
 
     Future<Void> close() {

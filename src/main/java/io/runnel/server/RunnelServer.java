@@ -36,6 +36,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.core.WorkerExecutor;
+import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 
@@ -79,8 +80,11 @@ public final class RunnelServer {
     private record EventBus(EventBusApi api, EventBusBridge bridge) {
     }
 
-    /** The schema registry and the HTTP server of its REST API (port 8081). */
-    private record Registry(SchemaRegistry schemas, HttpServer http) {
+    /**
+     * The schema registry and the HTTP server of its REST API (port 8081); in a cluster, the client
+     * that forwards writes to the writer's registry (null on a single node).
+     */
+    private record Registry(SchemaRegistry schemas, HttpServer http, HttpClient forwarding) {
     }
     private final GroupCommitFlusher flusher;
     private final WorkerExecutor worker;
@@ -185,7 +189,7 @@ public final class RunnelServer {
                             }
                             return b;
                         }))
-                .compose(broker -> startRegistry(vertx, config, broker).map(r -> new Started(broker, r)))
+                .compose(broker -> startRegistry(vertx, config, broker, cluster[0]).map(r -> new Started(broker, r)))
                 .compose(started -> {
                     BrokerService broker = started.broker();
                     Registry schemaRegistry = started.registry();
@@ -244,16 +248,30 @@ public final class RunnelServer {
                 });
     }
 
-    /** The schema registry over the broker's {@code _schemas} topic, and its REST API on {@code registry.port}. */
-    private static Future<Registry> startRegistry(Vertx vertx, BrokerConfig config, BrokerService broker) {
+    /**
+     * The schema registry over the broker's {@code _schemas} topic, and its REST API on
+     * {@code registry.port}. In a cluster (non-null {@code cluster}) it follows the topic, writes
+     * while this broker leads {@code _schemas-0}, and its API forwards writes to the one that does.
+     */
+    private static Future<Registry> startRegistry(Vertx vertx, BrokerConfig config, BrokerService broker,
+                                                  Cluster cluster) {
+        HttpClient forwarding = cluster == null ? null : vertx.createHttpClient();
         return SchemasTopicStore.start(vertx, broker.topics())
                 .compose(store -> SchemaRegistry.start(vertx, store))
+                .compose(schemas -> cluster == null ? Future.succeededFuture(schemas)
+                        : cluster.followSchemas(schemas, broker.topics()).map(schemas))
                 .onSuccess(broker::useSchemaRegistry)
                 .compose(schemas -> vertx.createHttpServer(new HttpServerOptions()
                                 .setHost(config.listenersHost).setPort(config.registryPort))
-                        .requestHandler(RegistryApi.router(vertx, schemas))
+                        .requestHandler(cluster == null ? RegistryApi.router(vertx, schemas)
+                                : RegistryApi.clusterRouter(vertx, schemas, cluster.registryWriters(), forwarding))
                         .listen()
-                        .map(http -> new Registry(schemas, http)));
+                        .map(http -> new Registry(schemas, http, forwarding)))
+                .onFailure(e -> {
+                    if (forwarding != null) {
+                        forwarding.close();
+                    }
+                });
     }
 
     /** The event bus API, then the bridge in front of it on {@code bridge.port}. */
@@ -322,6 +340,8 @@ public final class RunnelServer {
                 .transform(x -> http.close())
                 .transform(x -> kafka.close())
                 .transform(x -> schemaRegistry.http().close())
+                .transform(x -> schemaRegistry.forwarding() == null ? Future.succeededFuture()
+                        : schemaRegistry.forwarding().close())
                 .transform(x -> schemaRegistry.schemas().close())
                 .transform(x -> api.close())
                 .transform(x -> broker.groups().close())

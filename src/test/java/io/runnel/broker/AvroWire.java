@@ -67,9 +67,10 @@ public final class AvroWire {
         private final List<RegistryRecord> records = new ArrayList<>();
 
         @Override
-        public synchronized Future<Void> append(List<RegistryRecord> batch) {
+        public synchronized Future<Long> append(List<RegistryRecord> batch) {
+            long first = records.size();
             records.addAll(batch);
-            return Future.succeededFuture();
+            return Future.succeededFuture(first);
         }
 
         @Override

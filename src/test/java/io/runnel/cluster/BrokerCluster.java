@@ -34,20 +34,27 @@ final class BrokerCluster implements AutoCloseable {
         final int id;
         final int kafkaPort;
         final int httpPort;
+        final int registryPort;
         final int clusterPort;
         final Path dataDir;
         Process process;
 
-        Broker(int id, int kafkaPort, int httpPort, int clusterPort, Path dataDir) {
+        Broker(int id, int kafkaPort, int httpPort, int registryPort, int clusterPort, Path dataDir) {
             this.id = id;
             this.kafkaPort = kafkaPort;
             this.httpPort = httpPort;
+            this.registryPort = registryPort;
             this.clusterPort = clusterPort;
             this.dataDir = dataDir;
         }
 
         String bootstrap() {
             return "127.0.0.1:" + kafkaPort;
+        }
+
+        /** The base URL of its schema registry's REST API. */
+        String registryUrl() {
+            return "http://127.0.0.1:" + registryPort;
         }
 
         long pid() {
@@ -65,7 +72,7 @@ final class BrokerCluster implements AutoCloseable {
         this.root = root;
         this.extraArgs = List.of(extraArgs);
         for (int i = 1; i <= size; i++) {
-            brokers.add(new Broker(i, freePort(), freePort(), freePort(), root.resolve("broker-" + i)));
+            brokers.add(new Broker(i, freePort(), freePort(), freePort(), freePort(), root.resolve("broker-" + i)));
         }
     }
 
@@ -107,7 +114,7 @@ final class BrokerCluster implements AutoCloseable {
         String javaBin = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of(javaBin, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
                 "io.runnel.cli.Main", "server", "--cluster", "--broker.id=" + b.id, "--data.dir=" + b.dataDir,
-                "--kafka.port=" + b.kafkaPort, "--http.port=" + b.httpPort, "--registry.port=0", "--bridge.port=0",
+                "--kafka.port=" + b.kafkaPort, "--http.port=" + b.httpPort, "--registry.port=" + b.registryPort, "--bridge.port=0",
                 "--cluster.port=" + b.clusterPort, membersArg(), "--group.initial.rebalance.delay.ms=0"));
         command.addAll(extraArgs);
         Path logs = Path.of("target", "cluster-logs");

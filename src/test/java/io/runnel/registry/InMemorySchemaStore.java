@@ -9,7 +9,9 @@ import io.vertx.core.Future;
  * A {@link SchemaStore} in memory for the registry's model tests: records go through their byte
  * encoding (as they would through the topic) and can be made to fail. A failed append can be
  * told to land anyway, the way a write whose fsync failed may still be in the log after a restart.
- * Thread-safe (synchronised), since the registry calls it from its own context.
+ * A record's offset is its position in the list ({@link SchemaStore#readFrom}'s default).
+ * Thread-safe (synchronised), since the registry calls it from its own context; several
+ * registries may share one, as a cluster's brokers share {@code _schemas}.
  */
 final class InMemorySchemaStore implements SchemaStore {
 
@@ -28,15 +30,16 @@ final class InMemorySchemaStore implements SchemaStore {
     }
 
     @Override
-    public synchronized Future<Void> append(List<RegistryRecord> records) {
+    public synchronized Future<Long> append(List<RegistryRecord> records) {
         boolean fail = failuresLeft > 0;
         if (fail) {
             failuresLeft--;
         }
+        long first = log.size();
         if (!fail || failedWritesLand) {
             records.forEach(r -> log.add(new byte[][] {r.key(), r.value()}));
         }
-        return fail ? Future.failedFuture(new java.io.IOException("injected: disk full")) : Future.succeededFuture();
+        return fail ? Future.failedFuture(new java.io.IOException("injected: disk full")) : Future.succeededFuture(first);
     }
 
     @Override

@@ -55,7 +55,7 @@ final class AvroFormat {
         Future<Integer> id = source.id() != null ? Future.succeededFuture(source.id())
                 : registry.register(subject, SchemaRegistry.SchemaRequest.avro(source.schema()))
                         .map(SchemaRegistry.RegisteredSchema::id);
-        return id.transform(done -> {
+        return id.compose(known -> caughtUpWith(registry, known)).transform(done -> {
             if (done.failed()) {
                 return Future.failedFuture(schemaFailure(subject, done.cause()));
             }
@@ -66,6 +66,18 @@ final class AvroFormat {
             }
             return Future.succeededFuture(new ResolvedSchema(done.result(), schema));
         });
+    }
+
+    /**
+     * The id, once this broker's registry knows it if it can: in a cluster, a schema registered
+     * through another broker a moment ago may not have reached this one's registry yet.
+     */
+    private static Future<Integer> caughtUpWith(SchemaRegistry registry, int id) {
+        if (registry.registeredSchema(id) != null || !registry.isFollowing()) {
+            return Future.succeededFuture(id);
+        }
+        return registry.catchUpUntil(() -> registry.registeredSchema(id) != null, SchemaRegistry.UNKNOWN_SCHEMA_WAIT_MS)
+                .transform(x -> Future.succeededFuture(id));
     }
 
     private static Throwable schemaFailure(String subject, Throwable error) {

@@ -46,9 +46,10 @@ class FramesAvroTest {
         final List<RegistryRecord> records = new ArrayList<>();
 
         @Override
-        public synchronized Future<Void> append(List<RegistryRecord> appended) {
+        public synchronized Future<Long> append(List<RegistryRecord> appended) {
+            long first = records.size();
             records.addAll(appended);
-            return Future.succeededFuture();
+            return Future.succeededFuture(first);
         }
 
         @Override
