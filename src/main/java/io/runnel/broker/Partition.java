@@ -95,6 +95,8 @@ public final class Partition {
     /** The epoch this broker leads (or follows) the partition in; 0 on a single node. */
     private int leaderEpoch;
     private Role role = Role.LEADER;
+    /** The log end when this broker took the lead in {@link #leaderEpoch}: its high watermark is established once past it. */
+    private long epochStartOffset;
     /** The followers' progress while this broker leads in a cluster; null on a single node (the ISR is this broker). */
     private ReplicaProgress progress;
     /** Whether a broker is alive, for min.insync.replicas: a dead follower still in the ISR does not count. */
@@ -189,6 +191,14 @@ public final class Partition {
     private void appendPending() {
         List<PendingAppend> batch = pending;
         pending = new ArrayList<>();
+        if (role != Role.LEADER || closed) {
+            // Leadership moved (or the partition closed) between the append being queued and this turn:
+            // written here, the batch would land at offsets the new leader gives to others.
+            Throwable refused = closed ? new KafkaStorageException("Partition " + name + " is closed")
+                    : new NotLeaderOrFollowerException("This broker no longer leads " + name);
+            batch.forEach(p -> p.promise().fail(refused));
+            return;
+        }
         List<MemoryRecords> requests = new ArrayList<>(batch.size());
         for (PendingAppend p : batch) {
             requests.add(p.records());
@@ -362,6 +372,12 @@ public final class Partition {
                 return Future.succeededFuture(log.logStartOffset());
             }
             if (timestamp == LATEST_TIMESTAMP) {
+                if (progress != null && log.highWatermark() < epochStartOffset) {
+                    // A new leader's high watermark trails what its predecessor may have acknowledged
+                    // until its followers report; an end offset now could go backwards (Kafka's rule).
+                    return Future.failedFuture(new org.apache.kafka.common.errors.OffsetNotAvailableException(
+                            "The new leader of " + name + " has not yet established its high watermark"));
+                }
                 return Future.succeededFuture(log.highWatermark());
             }
             long found = log.offsetForTimestamp(timestamp).map(t -> t.offset()).orElse(-1L);
@@ -426,6 +442,7 @@ public final class Partition {
             } else {
                 role = Role.LEADER;
                 leaderEpoch = epoch;
+                epochStartOffset = log.logEndOffset();
                 progress = new ReplicaProgress(localId, replicas, isr, log.highWatermark(), log.logEndOffset(),
                         System.currentTimeMillis());
             }

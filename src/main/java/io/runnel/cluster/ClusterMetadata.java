@@ -36,8 +36,11 @@ import io.vertx.core.WorkerExecutor;
  * topic was deleted removes its copy instead of bringing it back.
  *
  * <p>Reads are local and never block: every map is mirrored in concurrent maps, updated by
- * Hazelcast's entry listeners and by a full refresh (on membership changes and periodically), so
- * a missed event is repaired within a refresh. Listeners registered with {@link #onChange} run on
+ * Hazelcast's entry listeners and by a full refresh (on membership changes and every second), so
+ * a missed event is repaired within a refresh. Events and refreshes race, so a partition's state
+ * in the mirror only moves to a newer version: a leader that saw an ISR grow must never act on the
+ * smaller ISR of a late event (it would count acknowledgements without a replica the controller
+ * may already have made leader). Listeners registered with {@link #onChange} run on
  * Hazelcast's threads and must only schedule work.
  *
  * <p>Writes block (Hazelcast calls) and run on the cluster worker. Only the {@link Controller}
@@ -57,6 +60,15 @@ public final class ClusterMetadata {
     static final String PARTITIONS = "runnel.partitions";
     static final String DELETED = "runnel.deleted-topics";
     static final long REFRESH_PERIOD_MS = 1_000;
+
+    /** Entry events and full reads race: a partition's state in the mirror never goes back to an older version. */
+    private static final java.util.function.BinaryOperator<PartitionState> NEWER_VERSION =
+            (held, arrived) -> arrived.version() >= held.version() ? arrived : held;
+    private static <V> java.util.function.BinaryOperator<V> latest() {
+        return (held, arrived) -> arrived;
+    }
+    @SuppressWarnings("rawtypes")
+    private static final java.util.function.BinaryOperator LATEST = latest();
 
     private final Vertx vertx;
     private final HazelcastInstance hz;
@@ -121,9 +133,9 @@ public final class ClusterMetadata {
             }
         });
         refreshMembers();
-        brokerMap.addEntryListener(new Mirror<>(brokers, BrokerInfo::fromJson, k -> k), true);
-        topicMap.addEntryListener(new Mirror<>(topics, TopicSpec::fromJson, k -> k), true);
-        partitionMap.addEntryListener(new Mirror<>(partitions, PartitionState::fromJson, k -> k), true);
+        brokerMap.addEntryListener(new Mirror<>(brokers, BrokerInfo::fromJson, LATEST), true);
+        topicMap.addEntryListener(new Mirror<>(topics, TopicSpec::fromJson, LATEST), true);
+        partitionMap.addEntryListener(new Mirror<>(partitions, PartitionState::fromJson, NEWER_VERSION), true);
         deletedMap.addEntryListener((EntryAddedListener<String, Long>) e -> {
             deleted.add(e.getKey());
             fire();
@@ -135,21 +147,23 @@ public final class ClusterMetadata {
             EntryRemovedListener<K, String> {
         private final Map<K, V> target;
         private final java.util.function.Function<String, V> parse;
+        private final java.util.function.BinaryOperator<V> keep;
 
-        Mirror(Map<K, V> target, java.util.function.Function<String, V> parse, java.util.function.UnaryOperator<K> key) {
+        Mirror(Map<K, V> target, java.util.function.Function<String, V> parse, java.util.function.BinaryOperator<V> keep) {
             this.target = target;
             this.parse = parse;
+            this.keep = keep;
         }
 
         @Override
         public void entryAdded(EntryEvent<K, String> e) {
-            target.put(e.getKey(), parse.apply(e.getValue()));
+            target.merge(e.getKey(), parse.apply(e.getValue()), keep);
             fire();
         }
 
         @Override
         public void entryUpdated(EntryEvent<K, String> e) {
-            target.put(e.getKey(), parse.apply(e.getValue()));
+            target.merge(e.getKey(), parse.apply(e.getValue()), keep);
             fire();
         }
 
@@ -204,9 +218,9 @@ public final class ClusterMetadata {
 
     /** Reads every map in full (blocking); repairs anything an event missed. */
     public void refreshBlocking() {
-        replaceAll(brokers, brokerMap.entrySet(), BrokerInfo::fromJson);
-        replaceAll(topics, topicMap.entrySet(), TopicSpec::fromJson);
-        replaceAll(partitions, partitionMap.entrySet(), PartitionState::fromJson);
+        replaceAll(brokers, brokerMap.entrySet(), BrokerInfo::fromJson, LATEST);
+        replaceAll(topics, topicMap.entrySet(), TopicSpec::fromJson, LATEST);
+        replaceAll(partitions, partitionMap.entrySet(), PartitionState::fromJson, NEWER_VERSION);
         deleted.addAll(deletedMap.keySet());
         refreshMembers();
         String member = memberId(hz);
@@ -221,10 +235,11 @@ public final class ClusterMetadata {
     }
 
     private static <K, V> void replaceAll(Map<K, V> target, Set<Map.Entry<K, String>> source,
-                                          java.util.function.Function<String, V> parse) {
+                                          java.util.function.Function<String, V> parse,
+                                          java.util.function.BinaryOperator<V> keep) {
         Set<K> seen = new HashSet<>();
         for (Map.Entry<K, String> e : source) {
-            target.put(e.getKey(), parse.apply(e.getValue()));
+            target.merge(e.getKey(), parse.apply(e.getValue()), keep);
             seen.add(e.getKey());
         }
         target.keySet().retainAll(seen);

@@ -79,6 +79,26 @@ class PartitionTest {
     }
 
     @Test
+    void anAppendQueuedBeforeLeadershipMovesIsRefusedNotWrittenAsAFollower(Vertx vertx, VertxTestContext ctx)
+            throws Exception {
+        Context context = vertx.getOrCreateContext();
+        Partition p = Partition.open("orders-0", vertx, context, dataDir.resolve("orders-0"), LogConfig.defaults(),
+                flusher, vertx.createSharedWorkerExecutor("runnel-log-test", 2), false, true).await(10, TimeUnit.SECONDS);
+        p.becomeLeader(1, 1, List.of(1, 2), List.of(1), id -> true).await(10, TimeUnit.SECONDS);
+        context.runOnContext(v -> {
+            // Queued in this turn, while leading; the cluster moves leadership before the turn ends.
+            Future<LogAppendInfo> queued = p.append(one(0), Partition.Acks.ALL);
+            p.becomeFollower(2);
+            queued.onComplete(done -> ctx.verify(() -> {
+                assertThat(done.cause()).as("an acknowledgement here could be of offsets the new leader gives to others")
+                        .isInstanceOf(org.apache.kafka.common.errors.NotLeaderOrFollowerException.class);
+                assertThat(p.log().logEndOffset()).as("nothing written").isZero();
+                ctx.completeNow();
+            }));
+        });
+    }
+
+    @Test
     void requestsOfOneTurnAreAppendedTogetherYetAnsweredEachOnItsOwn(Vertx vertx, VertxTestContext ctx) throws Exception {
         Context context = vertx.getOrCreateContext();
         Partition p = open(vertx, context, LogConfig.defaults(), false);

@@ -408,9 +408,16 @@ class ClusterReplicationTest extends ClusterTestBase {
             assertThat(before).as("record %s is in the log once (at %d, again at %d)", r.value(), before, r.offset())
                     .isNull();
         }
+        long last = previous;
+        Map<Long, String> byOffset = new java.util.HashMap<>();
+        log.forEach(r -> byOffset.put(r.offset(), r.value()));
         for (Acked a : ackedCopy) {
-            assertThat(seen).as("acknowledged record %s at offset %d is in the log", a.value(), a.offset())
-                    .containsEntry(a.value(), a.offset());
+            Long at = seen.get(a.value());
+            assertThat(at).as("acknowledged record %s at offset %d is in the log (%d records read, the last at %d;"
+                            + " the log has %s there, %s before and %s after)", a.value(), a.offset(), log.size(), last,
+                    byOffset.get(a.offset()), byOffset.get(a.offset() - 1), byOffset.get(a.offset() + 1)).isNotNull();
+            assertThat(at).as("acknowledged record %s is at the offset it was acknowledged with", a.value())
+                    .isEqualTo(a.offset());
         }
     }
 

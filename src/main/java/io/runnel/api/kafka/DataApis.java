@@ -120,7 +120,9 @@ final class DataApis {
     private Future<Integer> readAll(List<Read> reads, int maxBytes) {
         List<Future<BrokerService.FetchResult>> results = new ArrayList<>();
         for (Read r : reads) {
-            results.add(broker.fetch(r.topic(), r.partition(), r.offset(), Math.max(1, r.maxBytes()), 0, 0));
+            Throwable elsewhere = notLeaderHere(r.topic(), r.partition());
+            results.add(elsewhere != null ? Future.failedFuture(elsewhere)
+                    : broker.fetch(r.topic(), r.partition(), r.offset(), Math.max(1, r.maxBytes()), 0, 0));
         }
         return Future.join(results).transform(x -> {
             int total = 0;
@@ -178,9 +180,14 @@ final class DataApis {
                         new ListOffsetsResponseData.ListOffsetsPartitionResponse().setPartitionIndex(p.partitionIndex())
                                 .setTimestamp(-1).setOffset(-1);
                 if (version >= 4) { // the field exists from v4; older versions refuse a non-default value
-                    answer.setLeaderEpoch(LEADER_EPOCH);
+                    answer.setLeaderEpoch(leaderEpochOf(topic.name(), p.partitionIndex()));
                 }
                 topicResponse.partitions().add(answer);
+                Throwable elsewhere = notLeaderHere(topic.name(), p.partitionIndex());
+                if (elsewhere != null) {
+                    answer.setErrorCode(Errors.forException(elsewhere).code());
+                    continue;
+                }
                 long ts = p.timestamp();
                 Future<?> lookup;
                 if (ts == ListOffsetsRequest.EARLIEST_TIMESTAMP || ts == ListOffsetsRequest.LATEST_TIMESTAMP) {
@@ -256,6 +263,25 @@ final class DataApis {
         return Future.join(lookups).transform(x -> Future.succeededFuture(response));
     }
 
+    /**
+     * In a cluster, Kafka clients fetch and list offsets at the leader only: a follower's high
+     * watermark trails the leader's, and an end offset read there would be stale. They are told
+     * NOT_LEADER_OR_FOLLOWER and refresh their metadata. Null when this broker may answer.
+     */
+    private Throwable notLeaderHere(String topic, int partition) {
+        var cluster = broker.cluster().orElse(null);
+        if (cluster == null || cluster.leadsLocally(topic, partition)) {
+            return null;
+        }
+        return new org.apache.kafka.common.errors.NotLeaderOrFollowerException("Broker "
+                + cluster.metadata().localBrokerId() + " does not lead " + topic + "-" + partition);
+    }
+
+    private int leaderEpochOf(String topic, int partition) {
+        return broker.cluster().flatMap(c -> c.metadata().partition(topic, partition))
+                .map(io.runnel.cluster.PartitionState::leaderEpoch).orElse(LEADER_EPOCH);
+    }
+
     Future<OffsetForLeaderEpochResponseData> offsetForLeaderEpoch(OffsetForLeaderEpochRequestData request) {
         OffsetForLeaderEpochResponseData response = new OffsetForLeaderEpochResponseData();
         List<Future<?>> lookups = new ArrayList<>();
@@ -267,6 +293,11 @@ final class DataApis {
                 OffsetForLeaderEpochResponseData.EpochEndOffset answer = new OffsetForLeaderEpochResponseData.EpochEndOffset()
                         .setPartition(p.partition()).setLeaderEpoch(LEADER_EPOCH).setEndOffset(-1);
                 topicResult.partitions().add(answer);
+                Throwable elsewhere = notLeaderHere(topic.topic(), p.partition());
+                if (elsewhere != null) {
+                    answer.setErrorCode(Errors.forException(elsewhere).code());
+                    continue;
+                }
                 lookups.add(broker.endOffsetForEpoch(topic.topic(), p.partition(), p.leaderEpoch())
                         .onSuccess(end -> answer.setLeaderEpoch(end.epoch()).setEndOffset(end.endOffset()))
                         .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
