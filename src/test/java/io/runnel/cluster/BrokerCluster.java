@@ -198,9 +198,22 @@ final class BrokerCluster implements AutoCloseable {
         }
     }
 
+    private static final java.util.Random PORTS = new java.util.Random();
+
+    /**
+     * A port free now, chosen below Linux's ephemeral range (32768 and up): a port the kernel
+     * handed out for an earlier bind(0) is soon reused for the outgoing connections brokers open to
+     * each other, and a broker started on it later finds it taken.
+     */
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+        for (int attempt = 0; attempt < 1_000; attempt++) {
+            int port = 20_000 + PORTS.nextInt(12_000);
+            try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+                return s.getLocalPort();
+            } catch (IOException taken) {
+                // Try another.
+            }
         }
+        throw new IOException("No free port found between 20000 and 32000");
     }
 }
