@@ -4,9 +4,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 import org.apache.kafka.common.errors.LeaderNotAvailableException;
-import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.MemoryRecords;
 
+import io.runnel.cluster.BusErrors;
 import io.runnel.cluster.PartitionState;
 import io.runnel.log.LogAppendInfo;
 import io.vertx.core.Future;
@@ -15,8 +15,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -63,18 +61,9 @@ public final class LeaderForwarding {
                             o.getLong("appendTime"), o.getInteger("count"), o.getInteger("bytes"),
                             o.getBoolean("duplicate"));
                 })
-                .recover(e -> Future.failedFuture(asKafkaError(e, topic, partition, leader)));
-    }
-
-    private static Throwable asKafkaError(Throwable e, String topic, int partition, int leader) {
-        if (e instanceof ReplyException r) {
-            if (r.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-                return Errors.forCode((short) r.failureCode()).exception(r.getMessage());
-            }
-            return new org.apache.kafka.common.errors.NotLeaderOrFollowerException("The leader of " + topic + "-"
-                    + partition + " (broker " + leader + ") did not answer: " + r.getMessage());
-        }
-        return e;
+                .recover(e -> Future.failedFuture(BusErrors.asKafkaError(e, () ->
+                        new org.apache.kafka.common.errors.NotLeaderOrFollowerException("The leader of " + topic + "-"
+                                + partition + " (broker " + leader + ") did not answer: " + e.getMessage()))));
     }
 
     private void serve(Message<Buffer> message) {
@@ -88,7 +77,7 @@ public final class LeaderForwarding {
         try {
             p = topics.partition(topic, partition);
         } catch (RuntimeException e) {
-            message.fail(Errors.forException(e).code(), e.getMessage());
+            BusErrors.fail(message, e);
             return;
         }
         p.append(batch, acks).onComplete(done -> {
@@ -98,7 +87,7 @@ public final class LeaderForwarding {
                         .put("maxTimestamp", i.maxTimestamp()).put("appendTime", i.logAppendTimeMs())
                         .put("count", i.recordCount()).put("bytes", i.sizeBytes()).put("duplicate", i.duplicate()));
             } else {
-                message.fail(Errors.forException(done.cause()).code(), String.valueOf(done.cause().getMessage()));
+                BusErrors.fail(message, done.cause());
             }
         });
     }

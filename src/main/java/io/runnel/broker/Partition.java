@@ -475,10 +475,6 @@ public final class Partition {
         return onContext(() -> Future.succeededFuture(role));
     }
 
-    /** The epoch this broker last took a role in; any thread may ask (a stale answer is harmless: fetches check again). */
-    public Future<Integer> leaderEpoch() {
-        return onContext(() -> Future.succeededFuture(leaderEpoch));
-    }
 
     /**
      * A follower's fetch: records from {@code offset} up to the log end, waiting up to
@@ -638,10 +634,6 @@ public final class Partition {
                 : progress.proposedIsr(System.currentTimeMillis(), lagTimeMaxMs, log.logEndOffset())));
     }
 
-    /** The ISR as this leader last heard it from the controller (empty when not leading). */
-    public Future<java.util.Set<Integer>> isr() {
-        return onContext(() -> Future.succeededFuture(progress == null ? java.util.Set.of() : progress.isr()));
-    }
 
     /** How far behind the leader's log end the slowest follower is, in offsets (0 when not leading). */
     public Future<Long> maxFollowerLag() {

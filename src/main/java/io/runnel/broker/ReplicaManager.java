@@ -19,6 +19,7 @@ import org.apache.kafka.common.record.MemoryRecords;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.runnel.cluster.BusErrors;
 import io.runnel.cluster.ClusterMetadata;
 import io.runnel.cluster.ClusterMetrics;
 import io.runnel.cluster.ControllerClient;
@@ -85,7 +86,6 @@ public final class ReplicaManager {
     private final Map<String, Fetcher> fetchers = new ConcurrentHashMap<>();
     private final Set<String> adopted = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean reconcileQueued = new AtomicBoolean();
-    private final Map<String, Integer> leaderEpochs = new ConcurrentHashMap<>();
     private final List<java.util.function.BiConsumer<String, Integer>> leadershipListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<MessageConsumer<?>> consumers;
@@ -309,7 +309,6 @@ public final class ReplicaManager {
         if (role.equals(applied.get(s.key()))) {
             return Future.succeededFuture();
         }
-        leaderEpochs.put(s.key(), s.leaderEpoch());
         if (s.leader() == localId) {
             Fetcher old = fetchers.remove(s.key());
             if (old != null) {
@@ -437,9 +436,15 @@ public final class ReplicaManager {
                     Buffer out = Buffer.buffer(HEADER_BYTES + records.remaining())
                             .appendShort(Errors.NONE.code()).appendLong(read.highWatermark())
                             .appendLong(read.logEndOffset()).appendLong(read.logStartOffset());
-                    byte[] bytes = new byte[records.remaining()];
-                    records.duplicate().get(bytes);
-                    message.reply(out.appendBytes(bytes));
+                    if (records.hasArray()) {
+                        // The read already copied the bytes into the heap; append them from there.
+                        out.appendBytes(records.array(), records.arrayOffset() + records.position(), records.remaining());
+                    } else {
+                        byte[] bytes = new byte[records.remaining()];
+                        records.duplicate().get(bytes);
+                        out.appendBytes(bytes);
+                    }
+                    message.reply(out);
                 })
                 .onFailure(e -> message.reply(errorReply(Errors.forException(e))));
     }
@@ -454,14 +459,14 @@ public final class ReplicaManager {
         try {
             p = topics.partition(r.getString("topic"), r.getInteger("partition"));
         } catch (RuntimeException e) {
-            message.fail(Errors.forException(e).code(), e.getMessage());
+            BusErrors.fail(message, e);
             return;
         }
         p.role().compose(role -> role == Partition.Role.LEADER ? p.endOffsetForEpoch(r.getInteger("epoch"))
                         : Future.failedFuture(new NotLeaderOrFollowerException("Not the leader")))
                 .onSuccess(answer -> message.reply(new JsonObject().put("epoch", answer.epoch())
                         .put("endOffset", answer.endOffset())))
-                .onFailure(e -> message.fail(Errors.forException(e).code(), String.valueOf(e.getMessage())));
+                .onFailure(e -> BusErrors.fail(message, e));
     }
 
     // ---------------------------------------------------------------- following (follower side)

@@ -299,6 +299,16 @@ public final class ClusterMetadata {
         return out;
     }
 
+    /** Live brokers whose Kafka listener is up (its port published): the ones Kafka clients are told of. */
+    public List<BrokerInfo> kafkaBrokers() {
+        return liveBrokers().stream().filter(b -> b.kafkaPort() > 0).toList();
+    }
+
+    /** A live broker with its Kafka listener up, by id. */
+    public Optional<BrokerInfo> kafkaBroker(int id) {
+        return broker(id).filter(b -> b.kafkaPort() > 0 && isLive(id));
+    }
+
     public Optional<BrokerInfo> broker(int id) {
         return Optional.ofNullable(brokers.get(id));
     }

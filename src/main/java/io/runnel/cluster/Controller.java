@@ -12,7 +12,6 @@ import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
-import org.apache.kafka.common.protocol.Errors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -177,8 +176,7 @@ public final class Controller {
             if (done.succeeded()) {
                 message.reply(done.result());
             } else {
-                Throwable e = done.cause();
-                message.fail(Errors.forException(e).code(), String.valueOf(e.getMessage()));
+                BusErrors.fail(message, done.cause());
             }
         });
     }

@@ -8,8 +8,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -45,10 +43,10 @@ public final class ControllerClient {
         vertx.eventBus().<JsonObject>request(Controller.ADDRESS, body, new DeliveryOptions().setSendTimeout(left))
                 .onSuccess(reply -> result.complete(reply.body()))
                 .onFailure(e -> {
-                    if (e instanceof ReplyException r && r.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-                        Errors error = Errors.forCode((short) r.failureCode());
-                        result.fail(error == Errors.UNKNOWN_SERVER_ERROR
-                                ? new NotControllerException(r.getMessage()) : error.exception(r.getMessage()));
+                    if (BusErrors.answeredWithKafkaError(e)) {
+                        Throwable error = BusErrors.asKafkaError(e, null);
+                        result.fail(Errors.forException(error) == Errors.UNKNOWN_SERVER_ERROR
+                                ? new NotControllerException(e.getMessage()) : error);
                     } else {
                         vertx.setTimer(RETRY_DELAY_MS, t -> attempt(body, deadline, result));
                     }

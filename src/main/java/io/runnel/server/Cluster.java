@@ -13,6 +13,7 @@ import io.runnel.broker.ReplicaManager;
 import io.runnel.broker.SchemasTopicStore;
 import io.runnel.broker.TopicManager;
 import io.runnel.cluster.BrokerInfo;
+import io.runnel.cluster.BusErrors;
 import io.runnel.cluster.ClusterMetadata;
 import io.runnel.cluster.ClusterMetrics;
 import io.runnel.cluster.ClusterNode;
@@ -27,10 +28,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
-import org.apache.kafka.common.protocol.Errors;
 import io.runnel.group.RemoteGroupCalls;
 
 /**
@@ -122,7 +120,7 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
                     if (done.succeeded()) {
                         m.reply(done.result());
                     } else {
-                        m.fail(Errors.forException(done.cause()).code(), String.valueOf(done.cause().getMessage()));
+                        BusErrors.fail(m, done.cause());
                     }
                 }));
         groups.useRemote((partition, request, timeoutMs) -> {
@@ -134,11 +132,9 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
             return vertx.eventBus().<JsonObject>request(GROUPS_ADDRESS + leader, request,
                             new DeliveryOptions().setSendTimeout(timeoutMs))
                     .map(io.vertx.core.eventbus.Message::body)
-                    .recover(e -> Future.failedFuture(e instanceof ReplyException r
-                            && r.failureType() == ReplyFailure.RECIPIENT_FAILURE
-                            ? Errors.forCode((short) r.failureCode()).exception(r.getMessage())
-                            : new org.apache.kafka.common.errors.CoordinatorNotAvailableException(
-                                    "The coordinator (broker " + leader + ") did not answer: " + e.getMessage())));
+                    .recover(e -> Future.failedFuture(BusErrors.asKafkaError(e, () ->
+                            new org.apache.kafka.common.errors.CoordinatorNotAvailableException(
+                                    "The coordinator (broker " + leader + ") did not answer: " + e.getMessage()))));
         });
         replicas.onLeadership((topic, p) -> {
             if (topic.equals(offsets)) {

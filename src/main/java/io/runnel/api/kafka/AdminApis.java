@@ -100,7 +100,7 @@ final class AdminApis {
                 response.brokers().add(new MetadataResponseData.MetadataResponseBroker()
                         .setNodeId(self.id()).setHost(self.host()).setPort(self.port()));
             } else {
-                cluster.liveBrokers().stream().filter(b -> b.kafkaPort() > 0).forEach(b -> response.brokers().add(
+                cluster.kafkaBrokers().forEach(b -> response.brokers().add(
                         new MetadataResponseData.MetadataResponseBroker().setNodeId(b.id()).setHost(b.host())
                                 .setPort(b.kafkaPort())));
             }
@@ -145,8 +145,7 @@ final class AdminApis {
             return answer.setErrorCode(Errors.LEADER_NOT_AVAILABLE.code()).setLeaderId(-1).setLeaderEpoch(-1)
                     .setReplicaNodes(List.of()).setIsrNodes(List.of());
         }
-        boolean led = state.hasLeader() && cluster.isLive(state.leader())
-                && cluster.broker(state.leader()).map(b -> b.kafkaPort() > 0).orElse(false);
+        boolean led = state.hasLeader() && cluster.kafkaBroker(state.leader()).isPresent();
         return answer.setErrorCode(led ? Errors.NONE.code() : Errors.LEADER_NOT_AVAILABLE.code())
                 .setLeaderId(led ? state.leader() : -1).setLeaderEpoch(state.leaderEpoch())
                 .setReplicaNodes(state.replicas()).setIsrNodes(state.isr())
@@ -166,7 +165,7 @@ final class AdminApis {
             response.brokers().add(new DescribeClusterResponseData.DescribeClusterBroker()
                     .setBrokerId(self.id()).setHost(self.host()).setPort(self.port()));
         } else {
-            cluster.liveBrokers().stream().filter(b -> b.kafkaPort() > 0).forEach(b -> response.brokers().add(
+            cluster.kafkaBrokers().forEach(b -> response.brokers().add(
                     new DescribeClusterResponseData.DescribeClusterBroker().setBrokerId(b.id()).setHost(b.host())
                             .setPort(b.kafkaPort())));
         }

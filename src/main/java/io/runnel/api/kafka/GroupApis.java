@@ -71,7 +71,7 @@ final class GroupApis {
         int partition = io.runnel.group.GroupStore.partitionFor(groupId,
                 broker.topics().topic(io.runnel.broker.OffsetsTopicStore.TOPIC).partitions().size());
         int leader = cluster.leaderOf(io.runnel.broker.OffsetsTopicStore.TOPIC, partition);
-        var info = cluster.metadata().broker(leader).filter(b -> cluster.metadata().isLive(b.id()) && b.kafkaPort() > 0);
+        var info = cluster.metadata().kafkaBroker(leader);
         if (info.isEmpty()) {
             return c.setErrorCode(Errors.COORDINATOR_NOT_AVAILABLE.code()).setNodeId(-1).setHost("").setPort(-1)
                     .setErrorMessage("The coordinator's partition has no leader right now");
