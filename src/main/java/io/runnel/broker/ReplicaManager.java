@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
+import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.MemoryRecords;
 import org.slf4j.Logger;
@@ -29,6 +30,7 @@ import io.runnel.log.EpochEndOffset;
 import io.runnel.log.StorageIo;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -125,9 +127,21 @@ public final class ReplicaManager {
         ReplicaManager m = new ReplicaManager(vertx, topics, metadata, controller, replicaLagTimeMaxMs);
         metrics.bindReplication(() -> m.underReplicated, () -> m.maxLag, () -> m.leaderCount);
         metadata.onChange(m::scheduleReconcile);
-        io.vertx.core.Promise<ReplicaManager> started = io.vertx.core.Promise.promise();
-        m.context.runOnContext(v -> m.reconcile().map(x -> m).onComplete(started));
+        Promise<ReplicaManager> started = Promise.promise();
+        m.context.runOnContext(v -> m.firstPass(started));
         return started.future();
+    }
+
+    /**
+     * Runs the first pass, after any pass already running: a metadata change can schedule one
+     * before this runs, and two passes at once would both open a topic the broker lacks.
+     */
+    private void firstPass(Promise<ReplicaManager> started) {
+        if (reconciling) {
+            vertx.setTimer(50, t -> firstPass(started));
+            return;
+        }
+        reconcile().map(x -> this).onComplete(started);
     }
 
     // ---------------------------------------------------------------- routing (any thread)
@@ -160,7 +174,7 @@ public final class ReplicaManager {
 
     /** Completes once the partition's high watermark has reached its log end as of now (or after {@code timeoutMs}). */
     public Future<Void> caughtUp(Partition p, long timeoutMs) {
-        io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+        Promise<Void> done = Promise.promise();
         long deadline = System.currentTimeMillis() + timeoutMs;
         p.logEndOffset().onComplete(end -> {
             long target = end.succeeded() ? end.result() : 0;
@@ -258,7 +272,11 @@ public final class ReplicaManager {
         TopicManager.Topic local = topics.topicNames().contains(spec.name()) ? topics.topic(spec.name()) : null;
         if (local == null) {
             LOG.info("Opening topic {} ({} partitions) as the cluster has it", spec.name(), spec.partitions());
-            return topics.applyCreateTopic(spec.name(), spec.partitions(), spec.configs()).mapEmpty();
+            return topics.applyCreateTopic(spec.name(), spec.partitions(), spec.configs()).<Void>mapEmpty()
+                    // A pass the watchdog gave up on may have opened it meanwhile; then the next pass
+                    // reconciles its partitions and configs.
+                    .recover(e -> e instanceof TopicExistsException
+                            ? Future.succeededFuture() : Future.failedFuture(e));
         }
         Future<Void> grown = local.partitions().size() < spec.partitions()
                 ? topics.applyCreatePartitions(spec.name(), spec.partitions()).mapEmpty() : Future.succeededFuture();

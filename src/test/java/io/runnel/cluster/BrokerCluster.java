@@ -84,7 +84,7 @@ final class BrokerCluster implements AutoCloseable {
                 try {
                     launch(b);
                 } catch (Exception e) {
-                    throw new IllegalStateException("Broker " + b.id + " did not start", e);
+                    throw new IllegalStateException("Broker " + b.id + " did not start: " + e.getMessage(), e);
                 }
             }));
         }
@@ -140,11 +140,17 @@ final class BrokerCluster implements AutoCloseable {
             } catch (IOException e) {
                 // The process ended; the waiter below notices.
             }
-            running.completeExceptionally(new IllegalStateException("Broker " + b.id + " exited; see " + log));
+            running.completeExceptionally(new IllegalStateException("Broker " + b.id + " exited; its last lines:\n"
+                    + lastLines(log, 15)));
         }, "broker-" + b.id + "-output");
         pump.setDaemon(true);
         pump.start();
-        running.get(180, TimeUnit.SECONDS);
+        try {
+            running.get(180, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("Broker " + b.id + " not running after 180 s; its last lines:\n"
+                    + lastLines(log, 15), e);
+        }
     }
 
     void kill(Broker b) throws Exception {
@@ -198,16 +204,32 @@ final class BrokerCluster implements AutoCloseable {
         }
     }
 
+    /** The end of a broker's log, so a failed start explains itself in the test report. */
+    private static String lastLines(Path log, int count) {
+        try {
+            List<String> lines = java.nio.file.Files.readAllLines(log, StandardCharsets.UTF_8);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - count), lines.size()));
+        } catch (IOException e) {
+            return "(" + log + " unreadable: " + e.getMessage() + ")";
+        }
+    }
+
     private static final java.util.Random PORTS = new java.util.Random();
+
+    /** Ports already given to a broker in this JVM: a port free now is not reserved, so two brokers could draw it. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /**
      * A port free now, chosen below Linux's ephemeral range (32768 and up): a port the kernel
      * handed out for an earlier bind(0) is soon reused for the outgoing connections brokers open to
-     * each other, and a broker started on it later finds it taken.
+     * each other, and a broker started on it later finds it taken. No port is handed out twice.
      */
     static int freePort() throws IOException {
         for (int attempt = 0; attempt < 1_000; attempt++) {
             int port = 20_000 + PORTS.nextInt(12_000);
+            if (!HANDED_OUT.add(port)) {
+                continue;
+            }
             try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
                 return s.getLocalPort();
             } catch (IOException taken) {
