@@ -182,11 +182,38 @@ public final class BrokerService {
      */
     public Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records, Partition.Acks acks) {
         long startNanos = System.nanoTime();
-        return onCaller(produceHere(topic, records, acks)
+        return onCaller(produceHere(topic, records, acks, false)
                 .onComplete(r -> metrics.produceLatency(System.nanoTime() - startNanos)));
     }
 
-    private Future<List<ProduceResult>> produceHere(String topic, List<ProduceRecord> records, Partition.Acks acks) {
+    /**
+     * Produces {@code records} to {@code topic} as one request that is refused whole or not at
+     * all (the event bus's batch produce): unlike {@link #produce}, a record that would be refused
+     * in any partition fails the call before anything is written. Results come back in the
+     * records' order.
+     *
+     * <ul>
+     *   <li>Partitions are chosen as by {@link #produce}.</li>
+     *   <li>Each partition's records become as many record batches as {@code max.message.bytes}
+     *       needs, appended in one log append (all or nothing by the log's rule). So a record is
+     *       refused as too large only if it is too large alone, as it would be produced by itself.</li>
+     *   <li>Before any partition is appended, every partition's batches pass the log's own checks
+     *       ({@link io.runnel.log.Log#checkAppendable}): a refusal the records decide (too large,
+     *       no key on a compacted topic) fails the call with the log's exception.</li>
+     *   <li>What only the append can find (a storage failure, too few in-sync replicas, a lost
+     *       leader) stays per partition, as in {@link #produce}: when the records span several
+     *       partitions, some may be written and others not, and the results say which.</li>
+     * </ul>
+     */
+    public Future<List<ProduceResult>> produceAllOrNothing(String topic, List<ProduceRecord> records,
+                                                           Partition.Acks acks) {
+        long startNanos = System.nanoTime();
+        return onCaller(produceHere(topic, records, acks, true)
+                .onComplete(r -> metrics.produceLatency(System.nanoTime() - startNanos)));
+    }
+
+    private Future<List<ProduceResult>> produceHere(String topic, List<ProduceRecord> records, Partition.Acks acks,
+                                                    boolean allOrNothing) {
         if (records.isEmpty()) {
             return Future.failedFuture(new InvalidRequestException("A produce request needs at least one record"));
         }
@@ -205,22 +232,40 @@ public final class BrokerService {
                 byPartition.computeIfAbsent(p, x -> new ArrayList<>()).add(i);
             }
             return validator.checkAfterCatchUp(() -> validator.check(topic, t.config(), records))
-                    .compose(valid -> appendValidated(t, records, partitionOf, byPartition, acks));
+                    .compose(valid -> appendValidated(t, records, partitionOf, byPartition, acks, allOrNothing));
         });
     }
 
-    /** Appends records that passed validation, each to its partition's leader; one result per record. */
+    /**
+     * Appends records that passed validation, each to its partition's leader; one result per
+     * record. {@code allOrNothing}: see {@link #produceAllOrNothing}; otherwise one batch per
+     * partition, judged by the log on its own.
+     */
     private Future<List<ProduceResult>> appendValidated(TopicManager.Topic t, List<ProduceRecord> records,
                                                         int[] partitionOf, Map<Integer, List<Integer>> byPartition,
-                                                        Partition.Acks acks) {
+                                                        Partition.Acks acks, boolean allOrNothing) {
         String topic = t.name();
         long now = System.currentTimeMillis();
+        LogConfig config = t.config();
+        int batchBytesMax = allOrNothing ? config.maxMessageBytes : Integer.MAX_VALUE;
+        Map<Integer, MemoryRecords> batches = new TreeMap<>();
+        try {
+            byPartition.forEach((p, indexes) -> {
+                MemoryRecords batch = batchesOf(records, indexes, now, batchBytesMax);
+                if (allOrNothing) {
+                    io.runnel.log.Log.checkAppendable(batch, config);
+                }
+                batches.put(p, batch);
+            });
+        } catch (RuntimeException refused) {
+            return Future.failedFuture(refused);
+        }
         Map<Integer, Future<LogAppendInfo>> appended = new TreeMap<>();
-        byPartition.forEach((p, indexes) -> {
-            MemoryRecords batch = batchOf(records, indexes, now);
+        batches.forEach((p, batch) -> {
+            int recordCount = byPartition.get(p).size();
             int batchBytes = batch.sizeInBytes();
             appended.put(p, appendToLeader(t, p, batch, acks)
-                    .onSuccess(info -> metrics.recordsIn(topic, indexes.size(), batchBytes)));
+                    .onSuccess(info -> metrics.recordsIn(topic, recordCount, batchBytes)));
         });
         return Future.join(new ArrayList<>(appended.values())).transform(ignored -> {
             List<ProduceResult> results = new ArrayList<>(records.size());
@@ -313,17 +358,49 @@ public final class BrokerService {
         return Math.floorMod(roundRobin.computeIfAbsent(topic, x -> new AtomicInteger()).getAndIncrement(), count);
     }
 
-    private static MemoryRecords batchOf(List<ProduceRecord> records, List<Integer> indexes, long now) {
-        int estimate = 128;
-        for (int i : indexes) {
-            ProduceRecord r = records.get(i);
-            estimate += 64 + (r.key() == null ? 0 : r.key().length) + (r.value() == null ? 0 : r.value().length);
-            if (r.headers() != null) {
-                for (Header h : r.headers()) {
-                    estimate += 16 + h.key().length() * 4 + (h.value() == null ? 0 : h.value().length);
-                }
+    /** More than a record batch's header (61 bytes) takes: {@link #estimatedBytes} is an upper bound. */
+    private static final int BATCH_OVERHEAD_BYTES_MAX = 128;
+
+    /**
+     * The records at {@code indexes}, in order, as record batches of at most {@code batchBytesMax}
+     * bytes each (judged by {@link #estimatedBytes}, an upper bound), one after another in one
+     * buffer; a record too large for that alone gets a batch of its own, for the log to judge.
+     * Offsets start at 0 in every batch; the log assigns the real ones, consecutively.
+     */
+    private static MemoryRecords batchesOf(List<ProduceRecord> records, List<Integer> indexes, long now,
+                                           int batchBytesMax) {
+        List<MemoryRecords> built = new ArrayList<>(1);
+        int from = 0;
+        while (from < indexes.size()) {
+            int to = from;
+            long bytes = BATCH_OVERHEAD_BYTES_MAX;
+            do {
+                bytes += estimatedBytes(records.get(indexes.get(to)));
+                to++;
+            } while (to < indexes.size() && bytes + estimatedBytes(records.get(indexes.get(to))) <= batchBytesMax);
+            built.add(batchOf(records, indexes.subList(from, to), now, (int) Math.min(bytes, Integer.MAX_VALUE)));
+            from = to;
+        }
+        if (built.size() == 1) {
+            return built.get(0);
+        }
+        ByteBuffer all = ByteBuffer.allocate(built.stream().mapToInt(MemoryRecords::sizeInBytes).sum());
+        built.forEach(b -> all.put(b.buffer().duplicate()));
+        return MemoryRecords.readableRecords(all.flip());
+    }
+
+    /** An upper bound of the bytes a record takes in a batch (its varints and attributes at their largest). */
+    private static long estimatedBytes(ProduceRecord r) {
+        long estimate = 64 + (r.key() == null ? 0 : r.key().length) + (r.value() == null ? 0 : r.value().length);
+        if (r.headers() != null) {
+            for (Header h : r.headers()) {
+                estimate += 16 + h.key().length() * 4L + (h.value() == null ? 0 : h.value().length);
             }
         }
+        return estimate;
+    }
+
+    private static MemoryRecords batchOf(List<ProduceRecord> records, List<Integer> indexes, long now, int estimate) {
         MemoryRecordsBuilder b = MemoryRecords.builder(ByteBuffer.allocate(estimate), Compression.NONE,
                 TimestampType.CREATE_TIME, 0L);
         for (int i : indexes) {

@@ -1,5 +1,6 @@
 package io.runnel.client;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -29,7 +30,15 @@ import io.vertx.core.json.JsonObject;
  * error code (40401 unknown topic, 422 a bad request, 50002/50003 a broker failure…); no broker
  * at all is NO_HANDLERS, a broker that did not answer in time TIMEOUT.
  *
- * <p>Thread-safe: methods may be called from any thread. Futures complete on the caller's context.
+ * <p>Batching: records produced to one topic in one event-loop turn, or while the topic's
+ * previous batch is unanswered, go to the broker as one batch request (up to 500 records or
+ * 1 MiB), the way Kafka's producer batches; each future still completes with its own record's
+ * partition and offset, and a refused batch fails the future of every record in it. A topic's
+ * records are sent in the order {@code produce} was called. See {@link ProduceBatcher}.
+ *
+ * <p>Thread-safe: methods may be called from any thread. The batching state lives on the context
+ * the client was created on ({@link #create} called off any context makes one). Futures complete
+ * on the caller's context (on the client's, for a caller off any context).
  * Depends on nothing of the broker (it is embedded in applications).
  */
 public final class EventBusClient {
@@ -66,11 +75,13 @@ public final class EventBusClient {
     private final Options options;
     private final DeliveryOptions requestOptions;
     private final Set<Subscription> open = ConcurrentHashMap.newKeySet();
+    private final ProduceBatcher batcher;
 
     private EventBusClient(Vertx vertx, Options options) {
         this.vertx = vertx;
         this.options = options;
         this.requestOptions = new DeliveryOptions().setSendTimeout(options.requestTimeoutMs());
+        this.batcher = new ProduceBatcher(vertx, vertx.getOrCreateContext(), requestOptions);
     }
 
     public static EventBusClient create(Vertx vertx) {
@@ -83,8 +94,7 @@ public final class EventBusClient {
 
     /** Produces a record with a text key and value (either may be null), stored as UTF-8. */
     public Future<RecordMetadata> produce(String topic, String key, String value) {
-        JsonObject request = new JsonObject().put("topic", topic).put("key", key).put("value", value);
-        return send(topic, request);
+        return produce(topic, null, utf8(key), utf8(value), Map.of());
     }
 
     /** Produces a record with these bytes (either may be null). */
@@ -98,20 +108,20 @@ public final class EventBusClient {
      */
     public Future<RecordMetadata> produce(String topic, Integer partition, byte[] key, byte[] value,
                                           Map<String, byte[]> headers) {
-        JsonObject encodedHeaders = new JsonObject();
-        headers.forEach((name, bytes) -> encodedHeaders.put(name, base64(bytes)));
-        JsonObject request = new JsonObject().put("topic", topic).put("key", base64(key)).put("value", base64(value))
-                .put("headers", encodedHeaders).put("encoding", "base64");
-        if (partition != null) {
-            request.put("partition", partition);
+        JsonObject record = new JsonObject().put("key", base64(key)).put("value", base64(value));
+        long bytes = length(key) + length(value);
+        if (!headers.isEmpty()) {
+            JsonObject encodedHeaders = new JsonObject();
+            for (Map.Entry<String, byte[]> h : headers.entrySet()) {
+                encodedHeaders.put(h.getKey(), base64(h.getValue()));
+                bytes += h.getKey().length() + length(h.getValue());
+            }
+            record.put("headers", encodedHeaders);
         }
-        return send(topic, request);
-    }
-
-    private Future<RecordMetadata> send(String topic, JsonObject request) {
-        return vertx.eventBus().<JsonObject>request(BusContract.PRODUCE, request, requestOptions)
-                .map(reply -> new RecordMetadata(topic, reply.body().getInteger("partition"),
-                        reply.body().getLong("offset")));
+        if (partition != null) {
+            record.put("partition", partition);
+        }
+        return batcher.produce(topic, record, bytes);
     }
 
     /**
@@ -141,5 +151,13 @@ public final class EventBusClient {
 
     private static String base64(byte[] bytes) {
         return bytes == null ? null : Base64.getEncoder().encodeToString(bytes);
+    }
+
+    private static byte[] utf8(String text) {
+        return text == null ? null : text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static int length(byte[] bytes) {
+        return bytes == null ? 0 : bytes.length;
     }
 }

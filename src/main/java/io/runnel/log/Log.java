@@ -372,7 +372,7 @@ public final class Log implements AutoCloseable {
         Map<Long, int[]> pending = new HashMap<>();
         for (int i = 0; i < requests.size(); i++) {
             try {
-                List<MutableRecordBatch> batches = validate(requests.get(i), false);
+                List<MutableRecordBatch> batches = validate(requests.get(i), config, false);
                 ProducerStateManager.BatchMetadata dup = batches.size() == 1
                         ? producers.findDuplicate(headerOf(batches.get(0))) : null;
                 if (dup != null) {
@@ -486,7 +486,7 @@ public final class Log implements AutoCloseable {
      */
     public LogAppendInfo appendAsFollower(MemoryRecords records) {
         ensureOpen();
-        List<MutableRecordBatch> batches = validate(records, true);
+        List<MutableRecordBatch> batches = validate(records, config, true);
         boolean holesAllowed = config.cleanupCompact;
         long expected = logEndOffset();
         int latestEpoch = epochs.latestEpoch();
@@ -546,7 +546,21 @@ public final class Log implements AutoCloseable {
                 maxTimestamp, -1, count, sizeBytes, false);
     }
 
-    private List<MutableRecordBatch> validate(MemoryRecords records, boolean asFollower) {
+    /**
+     * The checks {@link #append} makes of a leader's records that the records and the topic's
+     * {@code config} decide alone (everything but the producer's sequence state): so a caller
+     * appending to several partitions can learn before writing any of them whether every one
+     * would be refused. The append checks again; this is the first of a pair.
+     *
+     * @throws CorruptRecordException a batch's CRC or framing is wrong
+     * @throws RecordTooLargeException a batch exceeds {@code max.message.bytes}
+     * @throws InvalidRecordException a batch breaks a rule of the format or the topic
+     */
+    public static void checkAppendable(MemoryRecords records, LogConfig config) {
+        validate(records, config, false);
+    }
+
+    private static List<MutableRecordBatch> validate(MemoryRecords records, LogConfig config, boolean asFollower) {
         int total = records.sizeInBytes();
         if (total == 0) {
             throw new InvalidRecordException("The append holds no record batch");
@@ -555,7 +569,7 @@ public final class Log implements AutoCloseable {
         long sum = 0;
         try {
             for (MutableRecordBatch b : records.batches()) {
-                checkBatch(b, asFollower);
+                checkBatch(b, config, asFollower);
                 out.add(b);
                 sum += b.sizeInBytes();
             }
@@ -575,7 +589,7 @@ public final class Log implements AutoCloseable {
      * which on a compacted topic may hold batches with holes in their offset range, and even
      * empty ones (a producer's last batch keeps its header), so those are allowed there.
      */
-    private void checkBatch(MutableRecordBatch b, boolean asFollower) {
+    private static void checkBatch(MutableRecordBatch b, LogConfig config, boolean asFollower) {
         boolean holesAllowed = asFollower && config.cleanupCompact;
         if (b.magic() != RecordBatch.MAGIC_VALUE_V2) {
             throw new InvalidRecordException("Only record batch format v2 (magic 2) is accepted, got magic " + b.magic());

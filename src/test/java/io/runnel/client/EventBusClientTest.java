@@ -8,11 +8,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -23,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.runnel.api.eventbus.EventBusFixture;
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
@@ -166,6 +169,104 @@ class EventBusClientTest {
         resumed.handler(again::add);
 
         assertThat(poll(again).valueAsString()).isEqualTo("v2");
+    }
+
+    // ---------------------------------------------------------------- batching
+
+    /** Produce requests the event bus carried, and the records in them. */
+    record ProduceTraffic(AtomicInteger requests, AtomicInteger records) {
+    }
+
+    static ProduceTraffic watchProduceRequests(Vertx vertx) {
+        ProduceTraffic traffic = new ProduceTraffic(new AtomicInteger(), new AtomicInteger());
+        vertx.eventBus().addOutboundInterceptor(delivery -> {
+            if (BusContract.PRODUCE.equals(delivery.message().address())
+                    && delivery.message().body() instanceof JsonObject body) {
+                traffic.requests().incrementAndGet();
+                traffic.records().addAndGet(body.containsKey("records") ? body.getJsonArray("records").size() : 1);
+            }
+            delivery.next();
+        });
+        return traffic;
+    }
+
+    /**
+     * Creates a client on a new context and, in one task there (one event-loop turn), produces
+     * {@code values} to {@code topic} in order; returns the futures, in call order.
+     */
+    static List<Future<RecordMetadata>> produceInOneTurn(Vertx vertx, String topic, List<String> values) throws Exception {
+        CompletableFuture<List<Future<RecordMetadata>>> made = new CompletableFuture<>();
+        vertx.getOrCreateContext().runOnContext(v -> {
+            EventBusClient onContext = EventBusClient.create(vertx);
+            made.complete(values.stream().map(value -> onContext.produce(topic, null, value)).toList());
+        });
+        return made.get(EventBusFixture.AWAIT_SECONDS, TimeUnit.SECONDS);
+    }
+
+    static List<String> values(int n) {
+        return IntStream.range(0, n).mapToObj(i -> "v" + i).toList();
+    }
+
+    @Test
+    void produceCallsInOneTurnTravelAsFewBatchesAndEachFutureGetsItsOwnOffsetInCallOrder(Vertx vertx) throws Exception {
+        bus.createTopic("orders", 1);
+        ProduceTraffic traffic = watchProduceRequests(vertx);
+
+        List<Future<RecordMetadata>> produced = produceInOneTurn(vertx, "orders", values(1000));
+        await(Future.all(produced));
+
+        int batchesExpected = (1000 + ProduceBatcher.BATCH_RECORDS_MAX - 1) / ProduceBatcher.BATCH_RECORDS_MAX;
+        assertThat(traffic.requests().get()).as("requests for 1,000 records in one turn").isEqualTo(batchesExpected);
+        assertThat(traffic.records().get()).isEqualTo(1000);
+        for (int i = 0; i < produced.size(); i++) {
+            assertThat(produced.get(i).result()).as("record %d", i).isEqualTo(new RecordMetadata("orders", 0, i));
+        }
+        JsonObject fetched = EventBusFixture.request(vertx, "runnel.fetch", new JsonObject().put("topic", "orders")
+                .put("partition", 0).put("offset", 0).put("maxRecords", 1000));
+        assertThat(fetched.getJsonArray("records").stream().map(r -> ((JsonObject) r).getString("value")).toList())
+                .containsExactlyElementsOf(values(1000));
+    }
+
+    @Test
+    void aRefusedBatchFailsTheFutureOfEveryRecordInItAndTheNextBatchGoesOn(Vertx vertx) throws Exception {
+        await(bus.topics.createTopic("small", 1, Map.of("max.message.bytes", "300")));
+        List<String> values = List.of("v0", "v1", "x".repeat(500), "v3");
+
+        List<Future<RecordMetadata>> produced = produceInOneTurn(vertx, "small", values);
+        await(Future.join(produced).transform(allDone -> Future.succeededFuture())); // some fail: wait for all
+
+        for (Future<RecordMetadata> f : produced) {
+            assertThat(f.failed()).as("every record of the refused batch fails").isTrue();
+            assertThat(f.cause()).isInstanceOfSatisfying(ReplyException.class, e -> {
+                assertThat(e.failureCode()).isEqualTo(50002);
+                assertThat(e.getMessage()).startsWith("MESSAGE_TOO_LARGE");
+            });
+        }
+        assertThat(await(bus.broker.listOffset("small", 0, io.runnel.broker.Partition.LATEST_TIMESTAMP)))
+                .as("nothing of the refused batch was written").isZero();
+        assertThat(await(client.produce("small", null, "after")).offset()).isZero();
+    }
+
+    @Test
+    void recordsProducedFromOtherThreadsKeepTheirCallOrderAndAnswerOnTheCallersContext(Vertx vertx) throws Exception {
+        bus.createTopic("orders", 1);
+        ProduceTraffic traffic = watchProduceRequests(vertx);
+
+        List<Future<RecordMetadata>> produced = values(2000).stream().map(v -> client.produce("orders", null, v)).toList();
+        await(Future.all(produced));
+
+        for (int i = 0; i < produced.size(); i++) {
+            assertThat(produced.get(i).result().offset()).as("record %d", i).isEqualTo(i);
+        }
+        assertThat(traffic.records().get()).isEqualTo(2000);
+        assertThat(traffic.requests().get()).as("records waiting for an outstanding batch go together")
+                .isLessThan(2000);
+
+        io.vertx.core.Context caller = vertx.getOrCreateContext();
+        CompletableFuture<Boolean> answeredOnCaller = new CompletableFuture<>();
+        caller.runOnContext(v -> client.produce("orders", null, "from a context")
+                .onComplete(done -> answeredOnCaller.complete(done.succeeded() && Vertx.currentContext() == caller)));
+        assertThat(answeredOnCaller.get(EventBusFixture.AWAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
     }
 
     static ConsumedRecord poll(BlockingQueue<ConsumedRecord> queue) throws InterruptedException {

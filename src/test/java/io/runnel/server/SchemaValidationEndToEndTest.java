@@ -299,6 +299,18 @@ class SchemaValidationEndToEndTest {
                         assertThat(e.getMessage()).startsWith("INVALID_RECORD: ").contains(bad.getKey());
                     });
             assertThat(logEndOffset(s.topic())).isEqualTo(before);
+
+            // The batch form: one bad record among good ones refuses the whole batch.
+            JsonObject goodRecord = new JsonObject().put("value", good.getString("value"));
+            JsonObject batch = new JsonObject().put("topic", s.topic()).put("encoding", "base64").put("records",
+                    new JsonArray().add(goodRecord).add(new JsonObject().put("value", request.getString("value")))
+                            .add(goodRecord));
+            assertThatThrownBy(() -> vertx.eventBus().request("runnel.produce", batch).await(20, TimeUnit.SECONDS))
+                    .isInstanceOfSatisfying(io.vertx.core.eventbus.ReplyException.class, e -> {
+                        assertThat(e.failureCode()).isEqualTo(42206);
+                        assertThat(e.getMessage()).startsWith("INVALID_RECORD: ").contains(bad.getKey());
+                    });
+            assertThat(logEndOffset(s.topic())).as("nothing of the batch was written").isEqualTo(before);
         }
     }
 

@@ -36,6 +36,11 @@ final class BusRequests {
      * so a long poll answers before its requester gives up on it.
      */
     static final long FETCH_MAX_WAIT_MS_LIMIT = 20_000;
+    /**
+     * The most records one batch produce may hold: twenty of the client's batches (500), and
+     * few enough that a batch of small records cannot hold up the API's event loop for long.
+     */
+    static final int PRODUCE_BATCH_MAX_RECORDS = 10_000;
     /** Kafka's limit on a group id is the topic name rule's length; a longer one is surely a mistake. */
     static final int GROUP_ID_MAX_CHARS = 249;
     /** Kafka's own limit on partitions per topic is far above this; a larger request is surely a typo. */
@@ -43,6 +48,10 @@ final class BusRequests {
 
     private static final Set<String> PRODUCE_FIELDS = Set.of("topic", "key", "value", "headers", "partition",
             "timestamp", "encoding");
+    /** The batch form of a produce: {@code records} instead of one record's fields. */
+    private static final Set<String> PRODUCE_BATCH_FIELDS = Set.of("topic", "records", "encoding");
+    /** A record of a batch: the single form's record fields (the encoding is the batch's). */
+    private static final Set<String> BATCH_RECORD_FIELDS = Set.of("key", "value", "headers", "partition", "timestamp");
     private static final Set<String> FETCH_FIELDS = Set.of("topic", "partition", "offset", "maxRecords", "maxWaitMs",
             "encoding");
     private static final Set<String> SUBSCRIBE_FIELDS = Set.of("topic", "address", "group", "from", "partitions",
@@ -71,6 +80,10 @@ final class BusRequests {
     record Produce(String topic, BrokerService.ProduceRecord record) {
     }
 
+    /** The batch form: records in request order, at least one. */
+    record ProduceBatch(String topic, List<BrokerService.ProduceRecord> records) {
+    }
+
     record Fetch(String topic, int partition, long offset, int maxRecords, long maxWaitMs, Encoding encoding) {
     }
 
@@ -93,13 +106,50 @@ final class BusRequests {
 
     // ---------------------------------------------------------------- requests
 
+    /** Whether a produce body is the batch form (it has {@code records}); the rest of it is judged by {@link #produceBatch}. */
+    static boolean isProduceBatch(Object body) {
+        return body instanceof JsonObject o && o.containsKey("records");
+    }
+
     static Produce produce(Object body) {
         JsonObject o = object(body, PRODUCE_FIELDS);
+        return new Produce(name(o, "topic"), record(o, encoding(o)));
+    }
+
+    /**
+     * The batch form: {@code {"topic","records":[{key,value,headers,partition,timestamp}…],
+     * "encoding"?}}. Every record is read as the single form reads its one; a refusal names the
+     * record ({@code records[3]: …}) and keeps the single form's code.
+     */
+    static ProduceBatch produceBatch(Object body) {
+        JsonObject o = object(body, PRODUCE_BATCH_FIELDS);
+        String topic = name(o, "topic");
         Encoding encoding = encoding(o);
+        Object raw = o.getValue("records");
+        if (!(raw instanceof JsonArray array)) {
+            throw wrongType("records", "an array of records", raw);
+        }
+        if (array.isEmpty() || array.size() > PRODUCE_BATCH_MAX_RECORDS) {
+            throw new BusException(BusErrorCodes.UNPROCESSABLE_ENTITY, "Field records must hold from 1 to "
+                    + PRODUCE_BATCH_MAX_RECORDS + " records, not " + array.size());
+        }
+        List<BrokerService.ProduceRecord> records = new ArrayList<>(array.size());
+        for (int i = 0; i < array.size(); i++) {
+            try {
+                records.add(record(object(array.getValue(i), BATCH_RECORD_FIELDS), encoding));
+            } catch (BusException e) {
+                throw new BusException(e.errorCode(), "records[" + i + "]: " + e.getMessage());
+            }
+        }
+        return new ProduceBatch(topic, records);
+    }
+
+    /** One record's fields, of the single form or of a batch's record. */
+    private static BrokerService.ProduceRecord record(JsonObject o, Encoding encoding) {
         Integer partition = o.getValue("partition") == null ? null : (int) whole(o, "partition", Integer.MAX_VALUE);
         Long timestamp = o.getValue("timestamp") == null ? null : whole(o, "timestamp", Long.MAX_VALUE);
-        return new Produce(name(o, "topic"), new BrokerService.ProduceRecord(payload(o, "key", encoding),
-                payload(o, "value", encoding), headers(o, encoding), partition, timestamp));
+        return new BrokerService.ProduceRecord(payload(o, "key", encoding), payload(o, "value", encoding),
+                headers(o, encoding), partition, timestamp);
     }
 
     static Fetch fetch(Object body) {

@@ -31,9 +31,16 @@ import java.util.regex.Pattern;
 public final class EventBusAddresses {
 
     /**
-     * Produces one record. {@code {"topic","key"?,"value"?,"headers"?:{name:value},"partition"?,
-     * "timestamp"?,"encoding"?}} → {@code {"partition","offset"}}. Acknowledged once durable
-     * (acks=all). An unknown topic is created when {@code auto.create.topics.enable} is on.
+     * Produces one record, or a batch of them. One record: {@code {"topic","key"?,"value"?,
+     * "headers"?:{name:value},"partition"?,"timestamp"?,"encoding"?}} → {@code {"partition","offset"}}.
+     * A batch: {@code {"topic","records":[{"key"?,"value"?,"headers"?,"partition"?,"timestamp"?}…],
+     * "encoding"?}} (1 to 10,000 records) → {@code {"offsets":[{"partition","offset"}…]}} in the
+     * records' order. A batch is refused whole, nothing written, by anything that would refuse
+     * one of its records alone (with the code the single form gives, the message naming the
+     * record: {@code records[3]: …}); each partition's records are appended together, in order.
+     * Only a failure of the append itself (storage, replicas, leadership) can leave a batch that
+     * spans partitions written in some and not others; the request then fails. Acknowledged once
+     * durable (acks=all). An unknown topic is created when {@code auto.create.topics.enable} is on.
      */
     public static final String PRODUCE = "runnel.produce";
     /**

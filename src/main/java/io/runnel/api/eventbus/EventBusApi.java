@@ -180,6 +180,9 @@ public final class EventBusApi extends VerticleBase {
     // ---------------------------------------------------------------- records
 
     private Future<JsonObject> produce(Message<Object> message) {
+        if (BusRequests.isProduceBatch(message.body())) {
+            return produceBatch(BusRequests.produceBatch(message.body()));
+        }
         BusRequests.Produce request = BusRequests.produce(message.body());
         return broker.produce(request.topic(), List.of(request.record()), Partition.Acks.ALL).compose(results -> {
             BrokerService.ProduceResult r = results.get(0);
@@ -187,6 +190,26 @@ public final class EventBusApi extends VerticleBase {
                 return Future.failedFuture(BusErrorCodes.forRecordFailure(r.error()));
             }
             return Future.succeededFuture(new JsonObject().put("partition", r.partition()).put("offset", r.offset()));
+        });
+    }
+
+    /**
+     * The batch form (see {@link EventBusAddresses#PRODUCE}): refused whole by anything the
+     * records decide, before anything is written ({@link BrokerService#produceAllOrNothing}). An
+     * append failure in one partition fails the request with that partition's error; when the
+     * batch spanned several partitions, the others may have been written (as a Kafka produce
+     * request spanning partitions can be).
+     */
+    private Future<JsonObject> produceBatch(BusRequests.ProduceBatch request) {
+        return broker.produceAllOrNothing(request.topic(), request.records(), Partition.Acks.ALL).compose(results -> {
+            JsonArray offsets = new JsonArray(new ArrayList<>(results.size()));
+            for (BrokerService.ProduceResult r : results) {
+                if (r.error() != null) {
+                    return Future.failedFuture(BusErrorCodes.forRecordFailure(r.error()));
+                }
+                offsets.add(new JsonObject().put("partition", r.partition()).put("offset", r.offset()));
+            }
+            return Future.succeededFuture(new JsonObject().put("offsets", offsets));
         });
     }
 

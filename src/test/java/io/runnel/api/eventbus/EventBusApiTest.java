@@ -217,6 +217,133 @@ class EventBusApiTest {
                 .as("nothing refused was created").containsExactly("__consumer_offsets", "orders");
     }
 
+    // ---------------------------------------------------------------- batch produce
+
+    static JsonObject batch(String topic, JsonObject... records) {
+        return new JsonObject().put("topic", topic).put("records", new JsonArray(List.of((Object[]) records)));
+    }
+
+    static JsonObject record(String value) {
+        return new JsonObject().put("value", value);
+    }
+
+    long logEndOffset(String topic, int partition) throws Exception {
+        return await(bus.broker.listOffset(topic, partition, io.runnel.broker.Partition.LATEST_TIMESTAMP));
+    }
+
+    List<String> values(String topic, int partition) throws Exception {
+        JsonArray records = bus.request(EventBusAddresses.FETCH, new JsonObject().put("topic", topic)
+                .put("partition", partition).put("offset", 0).put("maxWaitMs", 0)).getJsonArray("records");
+        return records.stream().map(r -> ((JsonObject) r).getString("value")).toList();
+    }
+
+    @Test
+    void aBatchAnswersEachRecordsOffsetInRequestOrderAndTheRecordsReadBackInOrder() throws Exception {
+        bus.createTopic("orders", 2);
+        bus.request(EventBusAddresses.PRODUCE, produceRequest("orders", null, "single").put("partition", 1));
+
+        JsonObject answer = bus.request(EventBusAddresses.PRODUCE, batch("orders",
+                record("a0").put("partition", 0), record("b1").put("partition", 1), record("c0").put("partition", 0),
+                record("d1").put("partition", 1).put("key", "k").put("headers", new JsonObject().put("h", "x")),
+                record("e0").put("partition", 0)));
+
+        assertThat(answer.fieldNames()).containsExactly("offsets");
+        assertThat(answer.getJsonArray("offsets")).containsExactly(
+                new JsonObject().put("partition", 0).put("offset", 0L),
+                new JsonObject().put("partition", 1).put("offset", 1L),
+                new JsonObject().put("partition", 0).put("offset", 1L),
+                new JsonObject().put("partition", 1).put("offset", 2L),
+                new JsonObject().put("partition", 0).put("offset", 2L));
+        assertThat(values("orders", 0)).containsExactly("a0", "c0", "e0");
+        assertThat(values("orders", 1)).containsExactly("single", "b1", "d1");
+        JsonObject d1 = bus.request(EventBusAddresses.FETCH, new JsonObject().put("topic", "orders").put("partition", 1)
+                .put("offset", 2)).getJsonArray("records").getJsonObject(0);
+        assertThat(d1.getString("key")).isEqualTo("k");
+        assertThat(d1.getJsonObject("headers")).isEqualTo(new JsonObject().put("h", "x"));
+    }
+
+    @Test
+    void aBatchLargerThanMaxMessageBytesIsPackedIntoSeveralRecordBatchesAndWrittenWhole() throws Exception {
+        await(bus.topics.createTopic("small", 1, java.util.Map.of("max.message.bytes", "400")));
+        JsonObject[] records = new JsonObject[12];
+        for (int i = 0; i < records.length; i++) {
+            records[i] = record(i + "-" + "x".repeat(60));
+        }
+
+        JsonArray offsets = bus.request(EventBusAddresses.PRODUCE, batch("small", records)).getJsonArray("offsets");
+
+        assertThat(offsets).hasSize(records.length);
+        for (int i = 0; i < records.length; i++) {
+            assertThat(offsets.getJsonObject(i).getLong("offset")).as("record %d", i).isEqualTo(i);
+        }
+        assertThat(values("small", 0)).containsExactlyElementsOf(
+                java.util.Arrays.stream(records).map(r -> r.getString("value")).toList());
+    }
+
+    @Test
+    void aBatchWithOneBadRecordIsRefusedWholeWithTheSingleFormsCodeAndWritesNothing() throws Exception {
+        bus.createTopic("orders", 2);
+        await(bus.topics.createTopic("small", 2, java.util.Map.of("max.message.bytes", "200")));
+        await(bus.topics.createTopic("compacted", 2, java.util.Map.of("cleanup.policy", "compact")));
+        JsonObject good = record("fine").put("partition", 0);
+        JsonObject keyed = record("fine").put("partition", 0).put("key", "k");
+        String big = "x".repeat(500);
+        List<RefusedBatch> cases = List.of(
+                new RefusedBatch(batch("orders", good, new JsonObject().put("value", 42)), 400, "records[1]"),
+                new RefusedBatch(batch("orders", good, good, record("%%%")).put("encoding", "base64"), 422, "records[2]"),
+                new RefusedBatch(batch("orders", good, record("v").put("partition", -1)), 422, "records[1]"),
+                new RefusedBatch(batch("orders", good, record("v").put("colour", "red")), 422, "records[1]"),
+                new RefusedBatch(batch("orders", good, record("v").put("headers", "h")), 400, "records[1]"),
+                new RefusedBatch(batch("orders", good).put("value", "v"), 422, "Unknown field"),
+                new RefusedBatch(new JsonObject().put("topic", "orders").put("records",
+                        new JsonArray().add(good).add("not a record")), 400, "records[1]"),
+                new RefusedBatch(batch("orders", good, record("v").put("partition", 3)), 40402, "partition 3"),
+                new RefusedBatch(batch("small", good, record(big).put("partition", 1)), 50002, "MESSAGE_TOO_LARGE"),
+                new RefusedBatch(batch("compacted", keyed, record("no key").put("partition", 1)), 42206, "INVALID_RECORD"));
+
+        for (RefusedBatch c : cases) {
+            ReplyException refusal = bus.refusal(EventBusAddresses.PRODUCE, c.body());
+            assertThat(refusal.failureType()).as("%s", c.body()).isEqualTo(ReplyFailure.RECIPIENT_FAILURE);
+            assertThat(refusal.failureCode()).as("%s: %s", c.body(), refusal.getMessage()).isEqualTo(c.code());
+            assertThat(refusal.getMessage()).as("%s", c.body()).contains(c.says());
+        }
+        for (String topic : List.of("orders", "small", "compacted")) {
+            for (int p = 0; p < 2; p++) {
+                assertThat(logEndOffset(topic, p)).as("%s-%d: a refused batch leaves no trace", topic, p).isZero();
+            }
+        }
+        // The same records produced one by one: the good ones are written, as the single form always did.
+        bus.request(EventBusAddresses.PRODUCE, produceRequest("small", null, "fine").put("partition", 0));
+        assertThat(logEndOffset("small", 0)).isOne();
+    }
+
+    @Test
+    void aBatchWithoutRecordsOrWithTooManyOrToAnUnknownTopicIsRefused() throws Exception {
+        bus.createTopic("orders", 1);
+        JsonArray tooMany = new JsonArray();
+        for (int i = 0; i <= BusRequests.PRODUCE_BATCH_MAX_RECORDS; i++) {
+            tooMany.add(record("v"));
+        }
+        List<RefusedBatch> cases = List.of(
+                new RefusedBatch(batch("orders"), 422, "from 1 to " + BusRequests.PRODUCE_BATCH_MAX_RECORDS),
+                new RefusedBatch(new JsonObject().put("topic", "orders").put("records", tooMany), 422,
+                        "not " + tooMany.size()),
+                new RefusedBatch(new JsonObject().put("topic", "orders").put("records", "v"), 400, "records"),
+                new RefusedBatch(new JsonObject().put("records", new JsonArray().add(record("v"))), 422, "topic"),
+                new RefusedBatch(batch("nowhere", record("v")), 40401, "nowhere"));
+        for (RefusedBatch c : cases) {
+            ReplyException refusal = bus.refusal(EventBusAddresses.PRODUCE, c.body());
+            assertThat(refusal.failureCode()).as("%s: %s", c.body(), refusal.getMessage()).isEqualTo(c.code());
+            assertThat(refusal.getMessage()).contains(c.says());
+        }
+        assertThat(logEndOffset("orders", 0)).isZero();
+        assertThat(bus.request(EventBusAddresses.TOPICS_LIST, null).getJsonArray("topics"))
+                .as("a refused batch creates no topic").containsExactly("__consumer_offsets", "orders");
+    }
+
+    record RefusedBatch(JsonObject body, int code, String says) {
+    }
+
     // ---------------------------------------------------------------- subscriptions
 
     JsonObject subscribe(JsonObject request) throws Exception {
