@@ -783,7 +783,6 @@ public final class Log implements AutoCloseable {
         return recoveryPoint;
     }
 
-    /** Sets the high watermark; it must stay within [log start offset, log end offset] and not go back. */
     /**
      * Sets the high watermark to {@code offset}, lower than it stands if need be: a replica that
      * has just opened does not know how much of its log its cluster committed, and must not serve
@@ -797,6 +796,7 @@ public final class Log implements AutoCloseable {
         highWatermark = offset;
     }
 
+    /** Sets the high watermark; it must stay within [its current value, log end offset]: it never goes back. */
     public void updateHighWatermark(long offset) {
         if (offset < highWatermark || offset > logEndOffset()) {
             throw new IllegalArgumentException("High watermark " + offset + " must be in [" + highWatermark + ", "
