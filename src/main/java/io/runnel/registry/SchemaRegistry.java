@@ -178,6 +178,8 @@ public final class SchemaRegistry {
     private long appliedOffset;
     /** Who writes, in a cluster ({@link #follow}); null on a single node, where this registry is the only writer. */
     private volatile WriterLocator writers;
+    /** Where registrations of the broker's own adapters go while this registry does not write; null on a single node. */
+    private volatile WriterClient writerClient;
     /** The leader epoch in which this registry caught up and writes; -1 while it does not. */
     private int writerEpoch = -1;
     private long followTimer = -1;
@@ -239,6 +241,31 @@ public final class SchemaRegistry {
             followTimer = vertx.setPeriodic(FOLLOW_INTERVAL_MS, t -> catchUpOnContext());
             return Future.succeededFuture();
         }));
+    }
+
+    /**
+     * Cluster mode: registrations the broker's own adapters make ({@link #registerAvro}) while this
+     * registry does not write go to the writer through {@code client}. Called once, after {@link #follow}.
+     */
+    public void forwardRegistrationsTo(WriterClient client) {
+        if (writerClient != null) {
+            throw new IllegalStateException("This registry forwards registrations already");
+        }
+        writerClient = Objects.requireNonNull(client, "client");
+    }
+
+    /**
+     * Registers an Avro schema under {@code subject} for the broker's own adapters (HTTP produce
+     * with schema text), on any broker: here when this registry writes (always, on a single node),
+     * else at the writer. Completes with the schema's id; this registry may learn of it a moment
+     * later, on its next catch-up.
+     */
+    public Future<Integer> registerAvro(String subject, String schema) {
+        WriterClient remote = writerClient;
+        if (remote == null || remote.localWrites()) {
+            return register(subject, SchemaRequest.avro(schema)).map(RegisteredSchema::id);
+        }
+        return onCaller(remote.registerAvro(subject, schema));
     }
 
     /**

@@ -27,6 +27,7 @@ import io.runnel.cluster.ClusterNode;
 import io.runnel.config.BrokerConfig;
 import io.runnel.registry.RegistryApi;
 import io.runnel.registry.SchemaRegistry;
+import io.runnel.registry.WriterClient;
 import io.runnel.group.GroupConfig;
 import io.runnel.group.GroupCoordinator;
 import io.runnel.log.GroupCommitFlusher;
@@ -259,7 +260,10 @@ public final class RunnelServer {
         return SchemasTopicStore.start(vertx, broker.topics())
                 .compose(store -> SchemaRegistry.start(vertx, store))
                 .compose(schemas -> cluster == null ? Future.succeededFuture(schemas)
-                        : cluster.followSchemas(schemas, broker.topics()).map(schemas))
+                        : cluster.followSchemas(schemas, broker.topics()).map(v -> {
+                            schemas.forwardRegistrationsTo(new WriterClient(cluster.registryWriters(), forwarding));
+                            return schemas;
+                        }))
                 .onSuccess(broker::useSchemaRegistry)
                 .compose(schemas -> vertx.createHttpServer(new HttpServerOptions()
                                 .setHost(config.listenersHost).setPort(config.registryPort))

@@ -93,7 +93,7 @@ class ClusterSchemaRegistryTest {
     }
 
     @Test
-    void avroProducedThroughABrokerThatDoesNotWriteIsValidatedAgainstASchemaRegisteredElsewhere() throws Exception {
+    void avroProducedThroughABrokerThatDoesNotWriteIsValidatedAndItsSchemaTextRegisteredAtTheWriter() throws Exception {
         cluster = new BrokerCluster(dir, 3);
         cluster.start();
         try (Admin admin = cluster.admin()) {
@@ -115,6 +115,19 @@ class ClusterSchemaRegistryTest {
             JsonObject offset = new JsonObject(produced.body()).getJsonArray("offsets").getJsonObject(0);
             assertThat(offset.getValue("error")).as(produced.body()).isNull();
             assertThat(offset.getLong("offset")).isZero();
+
+            HttpResponse<String> withText = http.send(HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + other.httpPort + "/topics/users"))
+                    .header("Content-Type", "application/vnd.kafka.avro.v2+json")
+                    .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("value_schema", USER)
+                            .put("records", List.of(Map.of("value", Map.of("name", "grace")))).encode()))
+                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+
+            assertThat(withText.statusCode()).as("schema text registered through the writer: %s", withText.body())
+                    .isEqualTo(200);
+            JsonObject answer = new JsonObject(withText.body());
+            assertThat(answer.getInteger("value_schema_id")).as(withText.body()).isEqualTo(id);
+            assertThat(answer.getJsonArray("offsets").getJsonObject(0).getLong("offset")).isEqualTo(1);
         }
     }
 

@@ -53,8 +53,7 @@ final class AvroFormat {
             return Future.succeededFuture();
         }
         Future<Integer> id = source.id() != null ? Future.succeededFuture(source.id())
-                : registry.register(subject, SchemaRegistry.SchemaRequest.avro(source.schema()))
-                        .map(SchemaRegistry.RegisteredSchema::id);
+                : registry.registerAvro(subject, source.schema());
         return id.compose(known -> caughtUpWith(registry, known)).transform(done -> {
             if (done.failed()) {
                 return Future.failedFuture(schemaFailure(subject, done.cause()));
