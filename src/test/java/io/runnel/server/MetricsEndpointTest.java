@@ -168,6 +168,39 @@ class MetricsEndpointTest {
     }
 
     @Test
+    void aTopicDeletedAndMadeAgainCountsAfresh(Vertx vertx) throws Exception {
+        WebClient client = WebClient.create(vertx);
+        RunnelServer server = RunnelServer.start(vertx, config()).await(30, TimeUnit.SECONDS);
+        try {
+            int port = server.httpPort();
+            produce(client, port, "orders", 5);
+            assertThat(sum(scrape(client, port), "runnel_produce_records_total", "orders")).isEqualTo(5.0);
+
+            server.topics().deleteTopic("orders").await(10, TimeUnit.SECONDS);
+            assertThat(scrape(client, port)).noneMatch(s -> "orders".equals(s.labels().get("topic")));
+
+            produce(client, port, "orders", 2);
+            assertThat(sum(scrape(client, port), "runnel_produce_records_total", "orders")).isEqualTo(2.0);
+        } finally {
+            client.close();
+            server.stop().await(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Produces {@code count} JSON records to {@code topic} over HTTP (creating it if need be). */
+    static void produce(WebClient client, int port, String topic, int count) throws Exception {
+        JsonArray records = new JsonArray();
+        for (int i = 0; i < count; i++) {
+            records.add(new JsonObject().put("value", new JsonObject().put("n", i)));
+        }
+        HttpResponse<Buffer> produced = client.post(port, "127.0.0.1", "/topics/" + topic)
+                .putHeader("Content-Type", JSON_V2)
+                .sendJsonObject(new JsonObject().put("records", records))
+                .await(10, TimeUnit.SECONDS);
+        assertThat(produced.statusCode()).as(produced.bodyAsString()).isEqualTo(200);
+    }
+
+    @Test
     void consumingOverHttpCountsRecordsOutAndCommitsShowAsGroupLag(Vertx vertx) throws Exception {
         WebClient client = WebClient.create(vertx);
         RunnelServer server = RunnelServer.start(vertx, config()).await(30, TimeUnit.SECONDS);
