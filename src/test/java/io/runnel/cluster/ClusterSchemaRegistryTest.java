@@ -104,24 +104,16 @@ class ClusterSchemaRegistryTest {
             BrokerCluster.Broker other = cluster.brokers().stream().filter(b -> b != writer).findFirst().orElseThrow();
 
             int id = register(writer, "users-value", USER, TAKEOVER_MS_MAX);
-            HttpResponse<String> produced = http.send(HttpRequest.newBuilder(
-                            URI.create("http://127.0.0.1:" + other.httpPort + "/topics/users"))
-                    .header("Content-Type", "application/vnd.kafka.avro.v2+json")
-                    .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("value_schema_id", id)
-                            .put("records", List.of(Map.of("value", Map.of("name", "ada")))).encode()))
-                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> produced = produceAvro(other, "users", new JsonObject().put("value_schema_id", id)
+                    .put("records", List.of(Map.of("value", Map.of("name", "ada")))));
 
             assertThat(produced.statusCode()).as(produced.body()).isEqualTo(200);
             JsonObject offset = new JsonObject(produced.body()).getJsonArray("offsets").getJsonObject(0);
             assertThat(offset.getValue("error")).as(produced.body()).isNull();
             assertThat(offset.getLong("offset")).isZero();
 
-            HttpResponse<String> withText = http.send(HttpRequest.newBuilder(
-                            URI.create("http://127.0.0.1:" + other.httpPort + "/topics/users"))
-                    .header("Content-Type", "application/vnd.kafka.avro.v2+json")
-                    .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("value_schema", USER)
-                            .put("records", List.of(Map.of("value", Map.of("name", "grace")))).encode()))
-                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> withText = produceAvro(other, "users", new JsonObject().put("value_schema", USER)
+                    .put("records", List.of(Map.of("value", Map.of("name", "grace")))));
 
             assertThat(withText.statusCode()).as("schema text registered through the writer: %s", withText.body())
                     .isEqualTo(200);
@@ -129,6 +121,14 @@ class ClusterSchemaRegistryTest {
             assertThat(answer.getInteger("value_schema_id")).as(withText.body()).isEqualTo(id);
             assertThat(answer.getJsonArray("offsets").getJsonObject(0).getLong("offset")).isEqualTo(1);
         }
+    }
+
+    /** Produces {@code body} (the REST Proxy's Avro v2 form) to {@code topic} over broker {@code b}'s HTTP API. */
+    HttpResponse<String> produceAvro(BrokerCluster.Broker b, String topic, JsonObject body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.httpPort + "/topics/" + topic))
+                .header("Content-Type", "application/vnd.kafka.avro.v2+json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.encode()))
+                .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /**

@@ -133,15 +133,7 @@ class MetricsEndpointTest {
                             "runnel_produce_latency_seconds_count", "runnel_http_connections_active");
             assertThat(sum(before, "runnel_produce_records_total", "orders")).isZero();
 
-            JsonArray records = new JsonArray();
-            for (int i = 0; i < 5; i++) {
-                records.add(new JsonObject().put("value", new JsonObject().put("n", i)));
-            }
-            HttpResponse<Buffer> produced = client.post(port, "127.0.0.1", "/topics/orders")
-                    .putHeader("Content-Type", JSON_V2)
-                    .sendJsonObject(new JsonObject().put("records", records))
-                    .await(10, TimeUnit.SECONDS);
-            assertThat(produced.statusCode()).as(produced.bodyAsString()).isEqualTo(200);
+            produce(client, port, "orders", 5);
 
             List<Sample> after = scrape(client, port);
             assertThat(sum(after, "runnel_produce_records_total", "orders")).isEqualTo(5.0);
@@ -169,9 +161,9 @@ class MetricsEndpointTest {
 
     @Test
     void aTopicDeletedAndMadeAgainCountsAfresh(Vertx vertx) throws Exception {
-        WebClient client = WebClient.create(vertx);
         RunnelServer server = RunnelServer.start(vertx, config()).await(30, TimeUnit.SECONDS);
-        try {
+        WebClient client = WebClient.create(vertx);
+        try (AutoCloseable stop = () -> server.stop().await(30, TimeUnit.SECONDS); AutoCloseable close = client::close) {
             int port = server.httpPort();
             produce(client, port, "orders", 5);
             assertThat(sum(scrape(client, port), "runnel_produce_records_total", "orders")).isEqualTo(5.0);
@@ -181,9 +173,6 @@ class MetricsEndpointTest {
 
             produce(client, port, "orders", 2);
             assertThat(sum(scrape(client, port), "runnel_produce_records_total", "orders")).isEqualTo(2.0);
-        } finally {
-            client.close();
-            server.stop().await(30, TimeUnit.SECONDS);
         }
     }
 
