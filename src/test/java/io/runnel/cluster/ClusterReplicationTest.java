@@ -241,7 +241,9 @@ class ClusterReplicationTest extends ClusterTestBase {
             long pausedAt = System.currentTimeMillis();
             awaitNewLeader(admin, "sensors", leader);
             int ackedAtElection = load.acked.size();
-            awaitUntil(() -> load.acked.size() > ackedAtElection + 200, 30_000, "the producer continues");
+            // A request in flight to the paused broker is given up only after the producer's
+            // request.timeout.ms (30 s, from before the election), so allow that and some.
+            awaitUntil(() -> load.acked.size() > ackedAtElection + 200, 60_000, "the producer continues");
             Thread.sleep(Math.max(0, pausedAt + 20_000 - System.currentTimeMillis()));
             cluster.resume(cluster.broker(leader));
 
