@@ -104,26 +104,6 @@ public final class SchemasTopicStore implements SchemaStore {
         return b.build();
     }
 
-    @Override
-    public Future<List<RegistryRecord>> readAll() {
-        Partition p;
-        try {
-            p = topics.partition(TOPIC, 0);
-        } catch (RuntimeException e) {
-            return Future.failedFuture(e);
-        }
-        List<RegistryRecord> out = new ArrayList<>();
-        return p.listOffset(Partition.EARLIEST_TIMESTAMP).compose(start -> readAllFrom(p, start, out)).map(v -> out);
-    }
-
-    /** Reads from {@code offset} to the high watermark, one read at a time, into {@code out}. */
-    private Future<Void> readAllFrom(Partition p, long offset, List<RegistryRecord> out) {
-        return readChunk(p, offset).compose(tail -> {
-            out.addAll(tail.records());
-            return tail.nextOffset() > offset ? readAllFrom(p, tail.nextOffset(), out) : Future.succeededFuture();
-        });
-    }
-
     /**
      * One read of at most {@value #REPLAY_READ_BYTES_MAX} bytes from {@code offset}, below the
      * high watermark (committed records only: in a cluster a replica's high watermark is what the

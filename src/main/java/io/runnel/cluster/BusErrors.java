@@ -24,7 +24,7 @@ public final class BusErrors {
         message.fail(Errors.forException(error).code(), String.valueOf(error.getMessage()));
     }
 
-    /** The Kafka exception another broker answered with, if it answered with one. */
+    /** Whether the other broker answered with a Kafka error (rather than not answering at all). */
     public static boolean answeredWithKafkaError(Throwable e) {
         return e instanceof ReplyException r && r.failureType() == ReplyFailure.RECIPIENT_FAILURE;
     }

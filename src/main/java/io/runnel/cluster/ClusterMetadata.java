@@ -64,11 +64,10 @@ public final class ClusterMetadata {
     /** Entry events and full reads race: a partition's state in the mirror never goes back to an older version. */
     private static final java.util.function.BinaryOperator<PartitionState> NEWER_VERSION =
             (held, arrived) -> arrived.version() >= held.version() ? arrived : held;
+    /** Brokers and topics: the value last read or heard of wins. */
     private static <V> java.util.function.BinaryOperator<V> latest() {
         return (held, arrived) -> arrived;
     }
-    @SuppressWarnings("rawtypes")
-    private static final java.util.function.BinaryOperator LATEST = latest();
 
     private final Vertx vertx;
     private final HazelcastInstance hz;
@@ -133,8 +132,8 @@ public final class ClusterMetadata {
             }
         });
         refreshMembers();
-        brokerMap.addEntryListener(new Mirror<>(brokers, BrokerInfo::fromJson, LATEST), true);
-        topicMap.addEntryListener(new Mirror<>(topics, TopicSpec::fromJson, LATEST), true);
+        brokerMap.addEntryListener(new Mirror<>(brokers, BrokerInfo::fromJson, latest()), true);
+        topicMap.addEntryListener(new Mirror<>(topics, TopicSpec::fromJson, latest()), true);
         partitionMap.addEntryListener(new Mirror<>(partitions, PartitionState::fromJson, NEWER_VERSION), true);
         deletedMap.addEntryListener((EntryAddedListener<String, Long>) e -> {
             deleted.add(e.getKey());
@@ -218,8 +217,8 @@ public final class ClusterMetadata {
 
     /** Reads every map in full (blocking); repairs anything an event missed. */
     public void refreshBlocking() {
-        replaceAll(brokers, brokerMap.entrySet(), BrokerInfo::fromJson, LATEST);
-        replaceAll(topics, topicMap.entrySet(), TopicSpec::fromJson, LATEST);
+        replaceAll(brokers, brokerMap.entrySet(), BrokerInfo::fromJson, latest());
+        replaceAll(topics, topicMap.entrySet(), TopicSpec::fromJson, latest());
         replaceAll(partitions, partitionMap.entrySet(), PartitionState::fromJson, NEWER_VERSION);
         deleted.addAll(deletedMap.keySet());
         refreshMembers();

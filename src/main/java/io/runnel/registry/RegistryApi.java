@@ -1,8 +1,10 @@
 package io.runnel.registry;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 import org.slf4j.Logger;
@@ -12,10 +14,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
@@ -102,22 +102,16 @@ public final class RegistryApi {
 
     private final SchemaRegistry registry;
     private final long maxBodyBytes;
-    /** Who writes, in a cluster; null on a single node (this registry writes, nothing is forwarded). */
-    private final WriterLocator writers;
-    /** Carries forwarded writes; null on a single node. */
-    private final HttpClient client;
+    /** The way to the registry that writes, in a cluster; null on a single node (this registry writes, nothing is forwarded). */
+    private final WriterClient writer;
 
-    private RegistryApi(SchemaRegistry registry, long maxBodyBytes, WriterLocator writers, HttpClient client) {
+    private RegistryApi(SchemaRegistry registry, long maxBodyBytes, WriterClient writer) {
         if (maxBodyBytes < 1) {
             throw new IllegalArgumentException("maxBodyBytes must be positive, not " + maxBodyBytes);
         }
-        if ((writers == null) != (client == null)) {
-            throw new IllegalArgumentException("Forwarding needs both who writes and a client to reach it");
-        }
         this.registry = registry;
         this.maxBodyBytes = maxBodyBytes;
-        this.writers = writers;
-        this.client = client;
+        this.writer = writer;
     }
 
     /** The routes over {@code registry}, with the default body limit. */
@@ -127,16 +121,12 @@ public final class RegistryApi {
 
     /** The routes over {@code registry}; bodies over {@code maxBodyBytes} are refused (413). */
     public static Router router(Vertx vertx, SchemaRegistry registry, long maxBodyBytes) {
-        return new RegistryApi(registry, maxBodyBytes, null, null).routes(vertx);
+        return new RegistryApi(registry, maxBodyBytes, null).routes(vertx);
     }
 
-    /**
-     * The routes of a broker in a cluster: writes go to the registry {@code writers} names, through
-     * {@code client} (owned by the caller, who closes it after the server).
-     */
-    public static Router clusterRouter(Vertx vertx, SchemaRegistry registry, WriterLocator writers,
-                                       HttpClient client) {
-        return new RegistryApi(registry, DEFAULT_MAX_BODY_BYTES, writers, client).routes(vertx);
+    /** The routes of a broker in a cluster: writes that reach a registry that does not write go through {@code writer}. */
+    public static Router clusterRouter(Vertx vertx, SchemaRegistry registry, WriterClient writer) {
+        return new RegistryApi(registry, DEFAULT_MAX_BODY_BYTES, writer).routes(vertx);
     }
 
     private Router routes(Vertx vertx) {
@@ -178,7 +168,7 @@ public final class RegistryApi {
 
     /** Passes a write on to this registry when it writes (or on a single node), else forwards it. */
     private void toWriter(RoutingContext ctx) {
-        if (writers == null || writers.localEpoch() >= 0) {
+        if (writer == null || writer.localWrites()) {
             ctx.next();
             return;
         }
@@ -189,23 +179,27 @@ public final class RegistryApi {
                     + " (leadership of _schemas-0 is moving); retry"));
             return;
         }
-        WriterLocator.Address writer = writers.remote().orElse(null);
-        if (writer == null) {
-            ctx.fail(new RegistryException(RegistryErrorCodes.REQUEST_FORWARDING_FAILED, "No broker leads _schemas-0"
-                    + " right now, so no schema registry can write; retry"));
+        WriterLocator.Address to;
+        try {
+            to = writer.writer();
+        } catch (RegistryException e) {
+            ctx.fail(e);
             return;
         }
-        forward(ctx, writer);
+        forward(ctx, to);
     }
 
-    private void forward(RoutingContext ctx, WriterLocator.Address writer) {
-        RequestOptions options = new RequestOptions().setMethod(ctx.request().method()).setHost(writer.host())
-                .setPort(writer.port()).setURI(ctx.request().uri()).setTimeout(FORWARD_TIMEOUT_MS)
-                .putHeader(FORWARDED_HEADER, Integer.toString(writers.localBrokerId()));
-        copyHeader(ctx, options, HttpHeaders.CONTENT_TYPE);
-        copyHeader(ctx, options, HttpHeaders.ACCEPT);
+    /** Sends the request as it came to the writer, and relays its status, Content-Type and body. */
+    private void forward(RoutingContext ctx, WriterLocator.Address to) {
+        Map<CharSequence, String> headers = new HashMap<>();
+        for (CharSequence name : List.of(HttpHeaders.CONTENT_TYPE, HttpHeaders.ACCEPT)) {
+            String value = ctx.request().getHeader(name);
+            if (value != null) {
+                headers.put(name, value);
+            }
+        }
         Buffer body = ctx.body().buffer();
-        client.request(options)
+        writer.request(to, ctx.request().method(), ctx.request().uri(), headers)
                 .compose(request -> body == null ? request.send() : request.send(body))
                 .compose(response -> response.body().map(answer -> {
                     HttpServerResponse out = ctx.response().setStatusCode(response.statusCode());
@@ -216,20 +210,10 @@ public final class RegistryApi {
                     return out.end(answer);
                 }))
                 .onFailure(e -> {
-                    if (ctx.response().headWritten()) {
-                        return;
+                    if (!ctx.response().headWritten()) {
+                        ctx.fail(WriterClient.unreachable(to, e));
                     }
-                    ctx.fail(new RegistryException(RegistryErrorCodes.REQUEST_FORWARDING_FAILED, "Error while"
-                            + " forwarding the request to the writer, broker " + writer.brokerId() + " at "
-                            + writer.host() + ":" + writer.port() + ": " + e.getMessage(), e));
                 });
-    }
-
-    private static void copyHeader(RoutingContext ctx, RequestOptions options, CharSequence name) {
-        String value = ctx.request().getHeader(name);
-        if (value != null) {
-            options.putHeader(name, value);
-        }
     }
 
     // ---------------------------------------------------------------- subjects and versions

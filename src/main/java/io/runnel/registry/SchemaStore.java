@@ -14,17 +14,14 @@ import io.vertx.core.Future;
  *   <li>Every record has an offset in the log; offsets grow in log order, and may have gaps (a
  *       compacted log drops records).</li>
  *   <li>{@link #append} takes a non-empty list and completes, with the offset of its first record,
- *       once all its records are durable (and will be in every later {@link #readAll} and
- *       {@link #readFrom}, in order, at consecutive offsets from that one); it fails if they are
- *       not, and then they may or may not be. The records of one append are accepted or refused
- *       together.</li>
- *   <li>{@link #readAll} returns every record from the log's start to what was acknowledged, in
- *       log order.</li>
- *   <li>{@link #readFrom} returns records from an offset, in log order, never past what was
- *       acknowledged (in a cluster: committed), at most a bounded amount per call; its
- *       {@link Tail#nextOffset} is where the next read continues (at least the offset asked, more
- *       when it returned records or skipped a gap). Reading on from there until a read returns
- *       nothing new gives the same records as {@link #readAll}.</li>
+ *       once all its records are durable (and will be in every later {@link #readFrom}, in order,
+ *       at consecutive offsets from that one); it fails if they are not, and then they may or may
+ *       not be. The records of one append are accepted or refused together.</li>
+ *   <li>{@link #readFrom} returns records from an offset (one below the log's start reads from
+ *       the start), in log order, never past what was acknowledged (in a cluster: committed), at
+ *       most a bounded amount per call; its {@link Tail#nextOffset} is where the next read
+ *       continues (at least the offset asked, more when it returned records or skipped a gap).
+ *       Reading from 0 on until a read returns nothing new gives every record, in log order.</li>
  *   <li>Thread-safe: methods may be called from any thread; futures may complete on any thread.</li>
  * </ul>
  */
@@ -40,18 +37,6 @@ public interface SchemaStore {
     /** Appends {@code records} (not empty) as one batch; completes with the first one's offset when they are durable. */
     Future<Long> append(List<RegistryRecord> records);
 
-    /** Every record, in log order. */
-    Future<List<RegistryRecord>> readAll();
-
-    /**
-     * The records from {@code offset} on (see the contract). This default suits a store whose
-     * offsets are positions in {@link #readAll}'s list (no gaps, nothing removed from the start):
-     * the in-memory stores of tests.
-     */
-    default Future<Tail> readFrom(long offset) {
-        return readAll().map(all -> {
-            int from = (int) Math.min(Math.max(offset, 0), all.size());
-            return new Tail(all.subList(from, all.size()), Math.max(offset, all.size()));
-        });
-    }
+    /** The records from {@code offset} on (see the contract). */
+    Future<Tail> readFrom(long offset);
 }

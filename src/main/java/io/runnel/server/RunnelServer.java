@@ -257,18 +257,19 @@ public final class RunnelServer {
     private static Future<Registry> startRegistry(Vertx vertx, BrokerConfig config, BrokerService broker,
                                                   Cluster cluster) {
         HttpClient forwarding = cluster == null ? null : vertx.createHttpClient();
+        WriterClient writer = cluster == null ? null : new WriterClient(cluster.registryWriters(), forwarding);
         return SchemasTopicStore.start(vertx, broker.topics())
                 .compose(store -> SchemaRegistry.start(vertx, store))
                 .compose(schemas -> cluster == null ? Future.succeededFuture(schemas)
                         : cluster.followSchemas(schemas, broker.topics()).map(v -> {
-                            schemas.forwardRegistrationsTo(new WriterClient(cluster.registryWriters(), forwarding));
+                            schemas.forwardRegistrationsTo(writer);
                             return schemas;
                         }))
                 .onSuccess(broker::useSchemaRegistry)
                 .compose(schemas -> vertx.createHttpServer(new HttpServerOptions()
                                 .setHost(config.listenersHost).setPort(config.registryPort))
                         .requestHandler(cluster == null ? RegistryApi.router(vertx, schemas)
-                                : RegistryApi.clusterRouter(vertx, schemas, cluster.registryWriters(), forwarding))
+                                : RegistryApi.clusterRouter(vertx, schemas, writer))
                         .listen()
                         .map(http -> new Registry(schemas, http, forwarding)))
                 .onFailure(e -> {

@@ -4,8 +4,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
 
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericDatumWriter;
@@ -14,9 +12,6 @@ import org.apache.avro.generic.GenericRecordBuilder;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;
 
-import io.runnel.registry.RegistryRecord;
-import io.runnel.registry.SchemaStore;
-import io.vertx.core.Future;
 
 /**
  * What the schema validation tests share: Confluent's schema wire format written by hand (magic
@@ -60,22 +55,5 @@ public final class AvroWire {
     /** The first {@code length} bytes of {@code bytes}. */
     public static byte[] truncated(byte[] bytes, int length) {
         return java.util.Arrays.copyOf(bytes, length);
-    }
-
-    /** A store that keeps records in a list: a registry's memory, without a broker under it. */
-    public static final class MemoryStore implements SchemaStore {
-        private final List<RegistryRecord> records = new ArrayList<>();
-
-        @Override
-        public synchronized Future<Long> append(List<RegistryRecord> batch) {
-            long first = records.size();
-            records.addAll(batch);
-            return Future.succeededFuture(first);
-        }
-
-        @Override
-        public synchronized Future<List<RegistryRecord>> readAll() {
-            return Future.succeededFuture(List.copyOf(records));
-        }
     }
 }

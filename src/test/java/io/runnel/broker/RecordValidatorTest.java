@@ -50,7 +50,7 @@ class RecordValidatorTest {
 
     @BeforeEach
     void start(Vertx vertx) throws Exception {
-        registry = await(SchemaRegistry.start(vertx, new AvroWire.MemoryStore()));
+        registry = await(SchemaRegistry.start(vertx, new io.runnel.registry.InMemorySchemaStore()));
         userId = register("users-value", USER);
         orderId = register("orders-value", ORDER);
         validator = new RecordValidator(() -> registry);

@@ -9,11 +9,11 @@ import io.vertx.core.Future;
  * A {@link SchemaStore} in memory for the registry's model tests: records go through their byte
  * encoding (as they would through the topic) and can be made to fail. A failed append can be
  * told to land anyway, the way a write whose fsync failed may still be in the log after a restart.
- * A record's offset is its position in the list ({@link SchemaStore#readFrom}'s default).
+ * A record's offset is its position in the list.
  * Thread-safe (synchronised), since the registry calls it from its own context; several
  * registries may share one, as a cluster's brokers share {@code _schemas}.
  */
-final class InMemorySchemaStore implements SchemaStore {
+public final class InMemorySchemaStore implements SchemaStore {
 
     private final List<byte[][]> log = new ArrayList<>();
     private int failuresLeft;
@@ -43,9 +43,10 @@ final class InMemorySchemaStore implements SchemaStore {
     }
 
     @Override
-    public synchronized Future<List<RegistryRecord>> readAll() {
+    public synchronized Future<Tail> readFrom(long offset) {
+        int from = (int) Math.min(Math.max(offset, 0), log.size());
         List<RegistryRecord> out = new ArrayList<>();
-        log.forEach(kv -> out.add(RegistryRecord.read(kv[0], kv[1])));
-        return Future.succeededFuture(out);
+        log.subList(from, log.size()).forEach(kv -> out.add(RegistryRecord.read(kv[0], kv[1])));
+        return Future.succeededFuture(new Tail(out, Math.max(offset, log.size())));
     }
 }

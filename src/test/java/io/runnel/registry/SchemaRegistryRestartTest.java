@@ -97,6 +97,19 @@ class SchemaRegistryRestartTest {
         assertThat(register("next", "\"string\"").id()).as("ids carry on after the highest").isEqualTo(order + 1);
     }
 
+    /** Every record of {@code store}, read the way a registry reads it: from 0 until a read finds nothing new. */
+    static List<RegistryRecord> everything(SchemaStore store) throws Exception {
+        List<RegistryRecord> all = new java.util.ArrayList<>();
+        for (long offset = 0; ; ) {
+            SchemaStore.Tail tail = await(store.readFrom(offset));
+            all.addAll(tail.records());
+            if (tail.nextOffset() <= offset) {
+                return all;
+            }
+            offset = tail.nextOffset();
+        }
+    }
+
     @Test
     void idsAreNotReusedAfterAPermanentDeleteCompactionAndARestart(Vertx vertx) throws Exception {
         fixture = RegistryFixture.start(vertx, dataDir);
@@ -111,7 +124,7 @@ class SchemaRegistryRestartTest {
         await(fixture.registry.setGlobalCompatibility(CompatibilityLevel.BACKWARD));
         await(fixture.topics.maintainAll());
         await(fixture.topics.maintainAll());
-        List<RegistryRecord> left = await(SchemasTopicStore.start(vertx, fixture.topics).compose(SchemaStore::readAll));
+        List<RegistryRecord> left = everything(await(SchemasTopicStore.start(vertx, fixture.topics)));
         assertThat(left).as("compaction removed the erased subject's records")
                 .noneMatch(rec -> rec instanceof RegistryRecord.SchemaVersion v && v.subject().equals("erased"))
                 .contains(new RegistryRecord.IdCounter(2));

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.avro.Schema;
@@ -22,11 +20,8 @@ import org.apache.kafka.common.record.TimestampType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import io.runnel.registry.RegistryRecord;
 import io.runnel.registry.SchemaRegistry;
-import io.runnel.registry.SchemaStore;
 import io.runnel.testing.BlockedEventLoopExtension;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 
@@ -40,23 +35,6 @@ class FramesAvroTest {
 
     static final String USER = "{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"},"
             + "{\"name\":\"age\",\"type\":\"int\"}]}";
-
-    /** A store that keeps the registry's records in memory. */
-    static final class MemoryStore implements SchemaStore {
-        final List<RegistryRecord> records = new ArrayList<>();
-
-        @Override
-        public synchronized Future<Long> append(List<RegistryRecord> appended) {
-            long first = records.size();
-            records.addAll(appended);
-            return Future.succeededFuture(first);
-        }
-
-        @Override
-        public synchronized Future<List<RegistryRecord>> readAll() {
-            return Future.succeededFuture(List.copyOf(records));
-        }
-    }
 
     static byte[] wireFormat(int id, Schema schema, GenericRecord datum) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -76,7 +54,7 @@ class FramesAvroTest {
 
     @Test
     void avroValuesOfRegisteredSchemasAreShownAsJson(Vertx vertx) throws Exception {
-        SchemaRegistry registry = SchemaRegistry.start(vertx, new MemoryStore()).await(10, TimeUnit.SECONDS);
+        SchemaRegistry registry = SchemaRegistry.start(vertx, new io.runnel.registry.InMemorySchemaStore()).await(10, TimeUnit.SECONDS);
         int id = registry.register("users-value", new SchemaRegistry.SchemaRequest("AVRO", USER, null, null, null))
                 .await(10, TimeUnit.SECONDS).id();
         Schema schema = new Schema.Parser().parse(USER);
