@@ -412,6 +412,22 @@ public final class BrokerService {
     }
 
     /**
+     * A follower's fetch of one partition (a Kafka Fetch with a replica id): records up to the log
+     * end, waiting up to {@code maxWaitMs} for some; see {@link Partition#replicaRead}. Answered on
+     * the caller's context.
+     */
+    public Future<Partition.ReplicaReadResult> replicaRead(String topic, int partition, int replicaId, int replicaEpoch,
+                                                           long offset, int maxBytes, long maxWaitMs) {
+        Partition p;
+        try {
+            p = topics.partition(topic, partition);
+        } catch (RuntimeException e) {
+            return onCaller(Future.failedFuture(e));
+        }
+        return onCaller(p.replicaRead(replicaId, replicaEpoch, offset, maxBytes, maxWaitMs));
+    }
+
+    /**
      * Reads from {@code offset}: returns as soon as at least {@code minBytes} are readable (at
      * least one batch when {@code minBytes} is 1), or when {@code maxWaitMs} has passed.
      */

@@ -488,7 +488,7 @@ public final class Partition {
     public Future<ReplicaReadResult> replicaRead(int replicaId, int replicaEpoch, long offset, int maxBytes,
                                                  long maxWaitMs) {
         return onContext(() -> {
-            Throwable refusal = replicaFetchRefusal(replicaEpoch, offset);
+            Throwable refusal = replicaFetchRefusal(replicaId, replicaEpoch, offset);
             if (refusal != null) {
                 return Future.failedFuture(refusal);
             }
@@ -505,18 +505,22 @@ public final class Partition {
             });
             replicaWaiters.add(new FetchWaiter(offset, woken, timer[0]));
             return woken.future().compose(v -> {
-                Throwable after = replicaFetchRefusal(replicaEpoch, offset);
+                Throwable after = replicaFetchRefusal(replicaId, replicaEpoch, offset);
                 return after != null ? Future.failedFuture(after) : Future.succeededFuture(replicaReadNow(offset, maxBytes));
             });
         });
     }
 
-    private Throwable replicaFetchRefusal(int replicaEpoch, long offset) {
+    private Throwable replicaFetchRefusal(int replicaId, int replicaEpoch, long offset) {
         if (closed) {
             return new KafkaStorageException("Partition " + name + " is closed");
         }
         if (role != Role.LEADER || progress == null) {
             return new NotLeaderOrFollowerException("This broker does not lead " + name);
+        }
+        if (!progress.isFollower(replicaId)) {
+            // Reading past the high watermark is for the partition's own followers only.
+            return new NotLeaderOrFollowerException("Broker " + replicaId + " holds no replica of " + name);
         }
         if (replicaEpoch > leaderEpoch) {
             return new org.apache.kafka.common.errors.FencedLeaderEpochException("Leader epoch " + leaderEpoch

@@ -1,6 +1,5 @@
 package io.runnel.broker;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,11 +14,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.kafka.common.errors.NotLeaderOrFollowerException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.message.FetchRequestData;
+import org.apache.kafka.common.message.FetchResponseData;
 import org.apache.kafka.common.protocol.Errors;
 import org.apache.kafka.common.record.MemoryRecords;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.runnel.cluster.BrokerInfo;
 import io.runnel.cluster.BusErrors;
 import io.runnel.cluster.ClusterMetadata;
 import io.runnel.cluster.ClusterMetrics;
@@ -32,12 +34,13 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
 
 /**
  * Makes this broker's partitions what the cluster metadata says they are: it opens topics the
@@ -45,12 +48,12 @@ import io.vertx.core.json.JsonObject;
  * agreed epoch, runs one fetcher per followed partition, serves its followers' fetches, and asks
  * the controller for ISR changes as followers fall behind or catch up.
  *
- * <p>Replication transport: the Vert.x event bus of the cluster. A follower's fetch is a request
- * to {@code runnel.replica.<leader id>} naming the partition, its epoch and its log end offset;
- * the leader answers from {@link Partition#replicaRead} — the same partition read consumers use,
- * bounded by the log end instead of the high watermark — with a buffer of
- * {@code [error code:short][high watermark:long][log end:long][log start:long][batches...]}.
- * OffsetForLeaderEpoch goes to {@code runnel.replica.<leader id>.epoch}.
+ * <p>Replication transport: the Kafka protocol. A follower fetches each partition it follows with
+ * the Kafka Fetch API, its broker id as replica id, over its own connection to the leader's Kafka
+ * listener ({@link LeaderLink}), opened from the partition's context so an answer is handled
+ * without a thread hop. The leader serves it on the fetch path consumers use, read up to the log
+ * end instead of the high watermark ({@link Partition#replicaRead}). The truncation question
+ * (OffsetForLeaderEpoch) goes over the cluster's event bus to {@code runnel.replica.<leader id>.epoch}.
  *
  * <p>A follower that (re)starts following first cuts its log back to where it agrees with the
  * leader (by epoch, {@link Partition#truncateToLeader}), then fetches in a loop; the leader
@@ -69,15 +72,15 @@ public final class ReplicaManager {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReplicaManager.class);
 
-    static final String FETCH_ADDRESS = "runnel.replica.";
+    static final String EPOCH_ADDRESS = "runnel.replica.%d.epoch";
     static final int FETCH_MAX_BYTES = 1 << 20;
     static final long FETCH_MAX_WAIT_MS = 500;
     static final long RETRY_DELAY_MS = 100;
-    private static final int HEADER_BYTES = 2 + 8 + 8 + 8;
     static final String STATE_FILE = ".cluster-state.json";
 
     private final Vertx vertx;
     private final Context context;
+    private final NetClient leaderClient;
     private final TopicManager topics;
     private final ClusterMetadata metadata;
     private final ControllerClient controller;
@@ -110,9 +113,9 @@ public final class ReplicaManager {
         this.controller = controller;
         this.replicaLagTimeMaxMs = replicaLagTimeMaxMs;
         this.localId = metadata.localBrokerId();
+        this.leaderClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(5_000));
         this.consumers = List.of(
-                vertx.eventBus().<JsonObject>consumer(FETCH_ADDRESS + localId, this::serveFetch),
-                vertx.eventBus().<JsonObject>consumer(FETCH_ADDRESS + localId + ".epoch", this::serveEpoch));
+                vertx.eventBus().<JsonObject>consumer(String.format(EPOCH_ADDRESS, localId), this::serveEpoch));
         long isrCheck = Math.max(100, Math.min(replicaLagTimeMaxMs / 2, 1_000));
         this.timers = new long[] {
             vertx.setPeriodic(1_000, t -> scheduleReconcile()),
@@ -438,39 +441,6 @@ public final class ReplicaManager {
 
     // ---------------------------------------------------------------- serving followers (leader side)
 
-    private void serveFetch(Message<JsonObject> message) {
-        JsonObject r = message.body();
-        Partition p;
-        try {
-            p = topics.partition(r.getString("topic"), r.getInteger("partition"));
-        } catch (RuntimeException e) {
-            message.reply(errorReply(Errors.forException(e)));
-            return;
-        }
-        p.replicaRead(r.getInteger("replicaId"), r.getInteger("epoch"), r.getLong("offset"),
-                        r.getInteger("maxBytes", FETCH_MAX_BYTES), r.getLong("maxWaitMs", FETCH_MAX_WAIT_MS))
-                .onSuccess(read -> {
-                    ByteBuffer records = read.records().buffer();
-                    Buffer out = Buffer.buffer(HEADER_BYTES + records.remaining())
-                            .appendShort(Errors.NONE.code()).appendLong(read.highWatermark())
-                            .appendLong(read.logEndOffset()).appendLong(read.logStartOffset());
-                    if (records.hasArray()) {
-                        // The read already copied the bytes into the heap; append them from there.
-                        out.appendBytes(records.array(), records.arrayOffset() + records.position(), records.remaining());
-                    } else {
-                        byte[] bytes = new byte[records.remaining()];
-                        records.duplicate().get(bytes);
-                        out.appendBytes(bytes);
-                    }
-                    message.reply(out);
-                })
-                .onFailure(e -> message.reply(errorReply(Errors.forException(e))));
-    }
-
-    private static Buffer errorReply(Errors error) {
-        return Buffer.buffer(HEADER_BYTES).appendShort(error.code()).appendLong(-1).appendLong(-1).appendLong(-1);
-    }
-
     private void serveEpoch(Message<JsonObject> message) {
         JsonObject r = message.body();
         Partition p;
@@ -497,6 +467,8 @@ public final class ReplicaManager {
         private final int leader;
         private final int epoch;
         private volatile boolean stopped;
+        /** Opened and used on the partition's context; volatile for {@link #stop}, which closes it from anywhere. */
+        private volatile LeaderLink link;
 
         Fetcher(Partition partition, String topic, int index, int leader, int epoch) {
             this.partition = partition;
@@ -512,6 +484,10 @@ public final class ReplicaManager {
 
         void stop() {
             stopped = true;
+            LeaderLink l = link;
+            if (l != null) {
+                l.close();
+            }
         }
 
         /** Cuts the log back to where it agrees with the leader, then fetches. */
@@ -524,7 +500,7 @@ public final class ReplicaManager {
                     return Future.succeededFuture(true);
                 }
                 JsonObject ask = new JsonObject().put("topic", topic).put("partition", index).put("epoch", latest);
-                return vertx.eventBus().<JsonObject>request(FETCH_ADDRESS + leader + ".epoch", ask,
+                return vertx.eventBus().<JsonObject>request(String.format(EPOCH_ADDRESS, leader), ask,
                                 new DeliveryOptions().setSendTimeout(5_000))
                         .compose(reply -> partition.truncateToLeader(new EpochEndOffset(
                                 reply.body().getInteger("epoch"), reply.body().getLong("endOffset")), epoch));
@@ -544,24 +520,44 @@ public final class ReplicaManager {
             if (stopped || closed) {
                 return;
             }
-            partition.logEndOffset().compose(offset -> {
-                JsonObject ask = new JsonObject().put("topic", topic).put("partition", index).put("replicaId", localId)
-                        .put("epoch", epoch).put("offset", offset).put("maxBytes", FETCH_MAX_BYTES)
-                        .put("maxWaitMs", FETCH_MAX_WAIT_MS);
-                return vertx.eventBus().<Buffer>request(FETCH_ADDRESS + leader, ask,
-                        new DeliveryOptions().setSendTimeout(FETCH_MAX_WAIT_MS + 5_000));
-            }).onSuccess(reply -> onFetched(reply.body())).onFailure(e -> {
-                LOG.debug("{}-{}: fetch from leader {} failed, retrying: {}", topic, index, leader, e.toString());
-                vertx.setTimer(RETRY_DELAY_MS, t -> fetch());
-            });
+            partition.logEndOffset().compose(offset -> link().compose(l -> l.fetch(new FetchRequestData()
+                    .setReplicaId(localId).setMaxWaitMs((int) FETCH_MAX_WAIT_MS).setMinBytes(1).setMaxBytes(FETCH_MAX_BYTES)
+                    .setTopics(List.of(new FetchRequestData.FetchTopic().setTopic(topic).setPartitions(List.of(
+                            new FetchRequestData.FetchPartition().setPartition(index).setCurrentLeaderEpoch(epoch)
+                                    .setFetchOffset(offset).setPartitionMaxBytes(FETCH_MAX_BYTES))))),
+                    FETCH_MAX_WAIT_MS + 5_000)))
+                    .onSuccess(this::onFetched).onFailure(e -> {
+                        LOG.debug("{}-{}: fetch from leader {} failed, retrying: {}", topic, index, leader, e.toString());
+                        vertx.setTimer(RETRY_DELAY_MS, t -> fetch());
+                    });
         }
 
-        private void onFetched(Buffer reply) {
+        /** The connection to the leader, opened on first use from the partition's context (where this runs). */
+        private Future<LeaderLink> link() {
+            if (link == null) {
+                BrokerInfo at = metadata.kafkaBroker(leader).orElse(null);
+                if (at == null) {
+                    return Future.failedFuture(new NotLeaderOrFollowerException("Leader " + leader + " of " + topic + "-"
+                            + index + " has no Kafka listener in the cluster metadata"));
+                }
+                link = new LeaderLink(vertx, leaderClient, at.host(), at.kafkaPort(), "runnel-replica-" + localId);
+                if (stopped) {
+                    // stop() ran while this was opening and may have missed it (both fields are volatile).
+                    link.close();
+                }
+            }
+            return Future.succeededFuture(link);
+        }
+
+        private void onFetched(FetchResponseData response) {
             if (stopped || closed) {
                 return;
             }
-            Errors error = Errors.forCode(reply.getShort(0));
-            long highWatermark = reply.getLong(2);
+            FetchResponseData.PartitionData answer = response.responses().stream()
+                    .flatMap(t -> t.partitions().stream()).filter(p -> p.partitionIndex() == index)
+                    .findFirst().orElse(null);
+            Errors error = response.errorCode() != Errors.NONE.code() ? Errors.forCode(response.errorCode())
+                    : answer == null ? Errors.UNKNOWN_TOPIC_OR_PARTITION : Errors.forCode(answer.errorCode());
             if (error == Errors.OFFSET_OUT_OF_RANGE) {
                 vertx.setTimer(RETRY_DELAY_MS, t -> truncate());
                 return;
@@ -571,9 +567,8 @@ public final class ReplicaManager {
                 vertx.setTimer(RETRY_DELAY_MS, t -> fetch());
                 return;
             }
-            byte[] bytes = reply.getBytes(HEADER_BYTES, reply.length());
-            MemoryRecords records = MemoryRecords.readableRecords(ByteBuffer.wrap(bytes));
-            partition.appendAsFollower(records, highWatermark, epoch)
+            MemoryRecords records = answer.records() instanceof MemoryRecords m ? m : MemoryRecords.EMPTY;
+            partition.appendAsFollower(records, answer.highWatermark(), epoch)
                     .onSuccess(end -> fetch())
                     .onFailure(e -> {
                         LOG.warn("{}-{}: appending what leader {} sent failed: {}", topic, index, leader, e.toString());
@@ -590,6 +585,7 @@ public final class ReplicaManager {
             vertx.cancelTimer(t);
         }
         fetchers.values().forEach(Fetcher::stop);
+        leaderClient.close();
         return Future.join(consumers.stream().map(MessageConsumer::unregister).toList()).mapEmpty();
     }
 

@@ -35,6 +35,9 @@ import io.vertx.core.Promise;
  * <p>Fetch answers carry {@link SegmentRecords}: the batches stay in their segment files and are
  * sent from there when the response is written, never copied into the heap.
  *
+ * <p>A Fetch with a replica id (a follower's, in a cluster) reads up to the log end instead of the
+ * high watermark and reports the follower's progress; see {@link #replicaFetch}.
+ *
  * <p>A single node is a cluster of one: this broker leads every partition in leader epoch
  * {@value #LEADER_EPOCH} on a single node; OffsetForLeaderEpoch answers from the log's epoch history.
  * Fetch sessions are not kept (every answer says session 0), so clients send full fetches, which
@@ -92,6 +95,9 @@ final class DataApis {
     }
 
     Future<FetchResponseData> fetch(FetchRequestData request) {
+        if (request.replicaId() >= 0) {
+            return replicaFetch(request);
+        }
         FetchResponseData response = new FetchResponseData().setSessionId(0).setErrorCode(Errors.NONE.code());
         List<Read> reads = new ArrayList<>();
         for (FetchRequestData.FetchTopic topic : request.topics()) {
@@ -114,6 +120,38 @@ final class DataApis {
             }
             return waitForData(reads, left).compose(v -> readAll(reads, request.maxBytes())).map(x -> response);
         });
+    }
+
+    /**
+     * A follower's fetch (replica id = its broker id), as Kafka's followers send them: each partition
+     * is read up to the log end instead of the high watermark, in the follower's current leader
+     * epoch, and its fetch offset (the follower's log end) moves the ISR and the high watermark
+     * ({@link Partition#replicaRead}). A fetch naming one partition, which is what Runnel's
+     * followers send, long-polls up to its max wait; one naming several is answered at once.
+     */
+    private Future<FetchResponseData> replicaFetch(FetchRequestData request) {
+        FetchResponseData response = new FetchResponseData().setSessionId(0).setErrorCode(Errors.NONE.code());
+        int partitions = request.topics().stream().mapToInt(t -> t.partitions().size()).sum();
+        long maxWaitMs = partitions == 1 ? Math.max(0, request.maxWaitMs()) : 0;
+        List<Future<?>> reads = new ArrayList<>();
+        for (FetchRequestData.FetchTopic topic : request.topics()) {
+            FetchResponseData.FetchableTopicResponse topicResponse =
+                    new FetchResponseData.FetchableTopicResponse().setTopic(topic.topic());
+            response.responses().add(topicResponse);
+            for (FetchRequestData.FetchPartition p : topic.partitions()) {
+                FetchResponseData.PartitionData answer = new FetchResponseData.PartitionData()
+                        .setPartitionIndex(p.partition()).setHighWatermark(-1).setLastStableOffset(-1)
+                        .setLogStartOffset(-1).setRecords(MemoryRecords.EMPTY);
+                topicResponse.partitions().add(answer);
+                reads.add(broker.replicaRead(topic.topic(), p.partition(), request.replicaId(), p.currentLeaderEpoch(),
+                                p.fetchOffset(), Math.max(1, p.partitionMaxBytes()), maxWaitMs)
+                        .onSuccess(read -> answer.setHighWatermark(read.highWatermark())
+                                .setLastStableOffset(read.highWatermark()).setLogStartOffset(read.logStartOffset())
+                                .setRecords(read.records()))
+                        .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
+            }
+        }
+        return Future.join(reads).transform(x -> Future.succeededFuture(response));
     }
 
     /** Reads every partition once, without waiting; returns the bytes read. */
