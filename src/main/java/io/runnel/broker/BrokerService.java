@@ -416,8 +416,8 @@ public final class BrokerService {
      * end, waiting up to {@code maxWaitMs} for some; see {@link Partition#replicaRead}. Answered on
      * the caller's context.
      */
-    public Future<Partition.ReplicaReadResult> replicaRead(String topic, int partition, int replicaId, int replicaEpoch,
-                                                           long offset, int maxBytes, long maxWaitMs) {
+    public Future<Partition.ReadResult> replicaRead(String topic, int partition, int replicaId, int replicaEpoch,
+                                                    long offset, int maxBytes, long maxWaitMs) {
         Partition p;
         try {
             p = topics.partition(topic, partition);

@@ -69,8 +69,6 @@ public final class Partition {
     public enum Role { LEADER, FOLLOWER }
 
     /** What a follower's fetch read: batches up to the leader's log end, and the leader's offsets. */
-    public record ReplicaReadResult(MemoryRecords records, long highWatermark, long logStartOffset, long logEndOffset) {
-    }
 
     /** What a read found, with the offsets the fetch response reports. */
     public record ReadResult(FetchSlice slice, long highWatermark, long logStartOffset, long logEndOffset) {
@@ -485,7 +483,7 @@ public final class Partition {
      * @throws org.apache.kafka.common.errors.FencedLeaderEpochException the follower knows a newer epoch (this leader is stale)
      * @throws org.apache.kafka.common.errors.UnknownLeaderEpochException the follower has not seen this epoch yet
      */
-    public Future<ReplicaReadResult> replicaRead(int replicaId, int replicaEpoch, long offset, int maxBytes,
+    public Future<ReadResult> replicaRead(int replicaId, int replicaEpoch, long offset, int maxBytes,
                                                  long maxWaitMs) {
         return onContext(() -> {
             Throwable refusal = replicaFetchRefusal(replicaId, replicaEpoch, offset);
@@ -537,15 +535,9 @@ public final class Partition {
         return null;
     }
 
-    private ReplicaReadResult replicaReadNow(long offset, int maxBytes) {
+    private ReadResult replicaReadNow(long offset, int maxBytes) {
         FetchSlice slice = log.read(offset, maxBytes, log.logEndOffset());
-        MemoryRecords records;
-        try {
-            records = slice.isEmpty() ? MemoryRecords.EMPTY : slice.readRecords();
-        } catch (java.io.IOException e) {
-            throw new KafkaStorageException("Reading " + name + " for a follower failed", e);
-        }
-        return new ReplicaReadResult(records, log.highWatermark(), log.logStartOffset(), log.logEndOffset());
+        return new ReadResult(slice, log.highWatermark(), log.logStartOffset(), log.logEndOffset());
     }
 
     private void wakeReplicaFetches() {

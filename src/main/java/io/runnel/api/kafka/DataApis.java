@@ -19,11 +19,13 @@ import org.apache.kafka.common.message.OffsetForLeaderEpochResponseData;
 import org.apache.kafka.common.message.ProduceRequestData;
 import org.apache.kafka.common.message.ProduceResponseData;
 import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.BaseRecords;
 import org.apache.kafka.common.record.MemoryRecords;
 import org.apache.kafka.common.requests.ListOffsetsRequest;
 
 import io.runnel.broker.BrokerService;
 import io.runnel.broker.Partition;
+import io.runnel.log.FetchSlice;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 
@@ -147,7 +149,7 @@ final class DataApis {
                                 p.fetchOffset(), Math.max(1, p.partitionMaxBytes()), maxWaitMs)
                         .onSuccess(read -> answer.setHighWatermark(read.highWatermark())
                                 .setLastStableOffset(read.highWatermark()).setLogStartOffset(read.logStartOffset())
-                                .setRecords(read.records()))
+                                .setRecords(sendable(read.slice())))
                         .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
             }
         }
@@ -178,21 +180,25 @@ final class DataApis {
                         .setLastStableOffset(read.highWatermark())
                         .setLogStartOffset(read.logStartOffset());
                 // The response's size limit: a partition past it answers empty, but the first always gets its batch.
-                if (read.slice().isEmpty() || (total > 0 && total + read.slice().sizeBytes() > maxBytes)) {
+                if (total > 0 && total + read.slice().sizeBytes() > maxBytes) {
                     answer.setRecords(MemoryRecords.EMPTY);
                     continue;
                 }
-                if (!read.slice().channel().isOpen()) {
-                    // The segment went (retention, compaction, deletion) after the read: nothing to send
-                    // this time; the next fetch reads from whatever holds the offset now.
-                    answer.setRecords(MemoryRecords.EMPTY);
-                    continue;
-                }
-                answer.setRecords(new SegmentRecords(read.slice()));
-                total += read.slice().sizeBytes();
+                answer.setRecords(sendable(read.slice()));
+                total += answer.records().sizeInBytes();
             }
             return Future.succeededFuture(total);
         });
+    }
+
+    /** A read's batches as a fetch answer carries them: sent from their segment file, not copied. */
+    private static BaseRecords sendable(FetchSlice slice) {
+        if (slice.isEmpty() || !slice.channel().isOpen()) {
+            // Nothing read, or the segment went (retention, compaction, deletion) after the read:
+            // nothing to send this time; the next fetch reads from whatever holds the offset now.
+            return MemoryRecords.EMPTY;
+        }
+        return new SegmentRecords(slice);
     }
 
     /** Long poll: completes when any partition has data past its offset, or after {@code waitMs}. */
