@@ -100,20 +100,9 @@ final class DataApis {
         if (request.replicaId() >= 0) {
             return replicaFetch(request);
         }
-        FetchResponseData response = new FetchResponseData().setSessionId(0).setErrorCode(Errors.NONE.code());
         List<Read> reads = new ArrayList<>();
-        for (FetchRequestData.FetchTopic topic : request.topics()) {
-            FetchResponseData.FetchableTopicResponse topicResponse =
-                    new FetchResponseData.FetchableTopicResponse().setTopic(topic.topic());
-            response.responses().add(topicResponse);
-            for (FetchRequestData.FetchPartition p : topic.partitions()) {
-                FetchResponseData.PartitionData answer = new FetchResponseData.PartitionData()
-                        .setPartitionIndex(p.partition()).setHighWatermark(-1).setLastStableOffset(-1)
-                        .setLogStartOffset(-1).setRecords(MemoryRecords.EMPTY);
-                topicResponse.partitions().add(answer);
-                reads.add(new Read(answer, topic.topic(), p.partition(), p.fetchOffset(), p.partitionMaxBytes()));
-            }
-        }
+        FetchResponseData response = emptyAnswers(request, (topic, asked, answer) ->
+                reads.add(new Read(answer, topic, asked.partition(), asked.fetchOffset(), asked.partitionMaxBytes())));
         long deadline = System.currentTimeMillis() + Math.max(0, request.maxWaitMs());
         return readAll(reads, request.maxBytes()).compose(bytes -> {
             long left = deadline - System.currentTimeMillis();
@@ -132,28 +121,40 @@ final class DataApis {
      * followers send, long-polls up to its max wait; one naming several is answered at once.
      */
     private Future<FetchResponseData> replicaFetch(FetchRequestData request) {
-        FetchResponseData response = new FetchResponseData().setSessionId(0).setErrorCode(Errors.NONE.code());
         int partitions = request.topics().stream().mapToInt(t -> t.partitions().size()).sum();
         long maxWaitMs = partitions == 1 ? Math.max(0, request.maxWaitMs()) : 0;
         List<Future<?>> reads = new ArrayList<>();
+        FetchResponseData response = emptyAnswers(request, (topic, asked, answer) -> reads.add(
+                broker.replicaRead(topic, asked.partition(), request.replicaId(), asked.currentLeaderEpoch(),
+                                asked.fetchOffset(), Math.max(1, asked.partitionMaxBytes()), maxWaitMs)
+                        .onSuccess(read -> answer.setHighWatermark(read.highWatermark())
+                                .setLastStableOffset(read.highWatermark()).setLogStartOffset(read.logStartOffset())
+                                .setRecords(sendable(read.slice())))
+                        .onFailure(e -> answer.setErrorCode(Errors.forException(e).code()))));
+        return Future.join(reads).transform(x -> Future.succeededFuture(response));
+    }
+
+    /** One partition of a fetch: its topic, what was asked, and its answer (filled in by the read). */
+    private interface PartitionFetch {
+        void accept(String topic, FetchRequestData.FetchPartition asked, FetchResponseData.PartitionData answer);
+    }
+
+    /** A fetch answer with an empty answer for every partition asked for, each handed to {@code each} to fill. */
+    private static FetchResponseData emptyAnswers(FetchRequestData request, PartitionFetch each) {
+        FetchResponseData response = new FetchResponseData().setSessionId(0).setErrorCode(Errors.NONE.code());
         for (FetchRequestData.FetchTopic topic : request.topics()) {
             FetchResponseData.FetchableTopicResponse topicResponse =
                     new FetchResponseData.FetchableTopicResponse().setTopic(topic.topic());
             response.responses().add(topicResponse);
-            for (FetchRequestData.FetchPartition p : topic.partitions()) {
+            for (FetchRequestData.FetchPartition asked : topic.partitions()) {
                 FetchResponseData.PartitionData answer = new FetchResponseData.PartitionData()
-                        .setPartitionIndex(p.partition()).setHighWatermark(-1).setLastStableOffset(-1)
+                        .setPartitionIndex(asked.partition()).setHighWatermark(-1).setLastStableOffset(-1)
                         .setLogStartOffset(-1).setRecords(MemoryRecords.EMPTY);
                 topicResponse.partitions().add(answer);
-                reads.add(broker.replicaRead(topic.topic(), p.partition(), request.replicaId(), p.currentLeaderEpoch(),
-                                p.fetchOffset(), Math.max(1, p.partitionMaxBytes()), maxWaitMs)
-                        .onSuccess(read -> answer.setHighWatermark(read.highWatermark())
-                                .setLastStableOffset(read.highWatermark()).setLogStartOffset(read.logStartOffset())
-                                .setRecords(sendable(read.slice())))
-                        .onFailure(e -> answer.setErrorCode(Errors.forException(e).code())));
+                each.accept(topic.topic(), asked, answer);
             }
         }
-        return Future.join(reads).transform(x -> Future.succeededFuture(response));
+        return response;
     }
 
     /** Reads every partition once, without waiting; returns the bytes read. */
