@@ -264,6 +264,61 @@ class KafkaClientTest {
     }
 
     @Test
+    void aKafkaConsumerAndAWebSocketSubscriberShareOneGroup() throws Exception {
+        try (Admin admin = admin()) {
+            admin.createTopics(List.of(new NewTopic("shared-ws", 2, (short) 1))).all().get();
+        }
+        java.util.concurrent.BlockingQueue<io.vertx.core.json.JsonObject> frames = new java.util.concurrent.LinkedBlockingQueue<>();
+        io.vertx.core.http.WebSocketClient wsClient = vertx.createWebSocketClient();
+        try (KafkaConsumer<String, String> kafka = consumer("mixed-ws")) {
+            kafka.subscribe(List.of("shared-ws"));
+            kafka.poll(Duration.ofMillis(200));
+            io.vertx.core.http.WebSocket ws = wsClient.connect(server.httpPort(), "127.0.0.1",
+                    "/ws/v1/topics/shared-ws/subscribe?group=mixed-ws&from=earliest").await(10, TimeUnit.SECONDS);
+            ws.textMessageHandler(text -> frames.add(new io.vertx.core.json.JsonObject(text)));
+
+            // Both members poll until the group has settled on one partition each.
+            Set<Integer> wsPartitions = new HashSet<>();
+            List<io.vertx.core.json.JsonObject> wsRecords = new ArrayList<>();
+            long deadline = System.currentTimeMillis() + 60_000;
+            while ((kafka.assignment().size() != 1 || wsPartitions.size() != 1) && System.currentTimeMillis() < deadline) {
+                kafka.poll(Duration.ofMillis(200));
+                for (io.vertx.core.json.JsonObject f; (f = frames.poll()) != null; ) {
+                    if ("assignment".equals(f.getString("type"))) {
+                        wsPartitions.clear();
+                        f.getJsonArray("partitions").forEach(a -> wsPartitions.add(((io.vertx.core.json.JsonObject) a).getInteger("partition")));
+                    } else if ("record".equals(f.getString("type"))) {
+                        wsRecords.add(f);
+                    }
+                }
+            }
+            assertThat(kafka.assignment()).as("the Kafka member holds one of the two partitions").hasSize(1);
+            int kafkaPartition = kafka.assignment().iterator().next().partition();
+            assertThat(wsPartitions).as("the WebSocket member holds the other").containsExactly(1 - kafkaPartition);
+
+            try (KafkaProducer<String, String> producer = producer("none")) {
+                producer.send(new ProducerRecord<>("shared-ws", 0, null, "\"to-0\"")).get();
+                producer.send(new ProducerRecord<>("shared-ws", 1, null, "\"to-1\"")).get();
+            }
+            List<String> kafkaValues = new ArrayList<>();
+            deadline = System.currentTimeMillis() + 30_000;
+            while ((kafkaValues.isEmpty() || wsRecords.isEmpty()) && System.currentTimeMillis() < deadline) {
+                kafka.poll(Duration.ofMillis(200)).forEach(r -> kafkaValues.add(r.value()));
+                for (io.vertx.core.json.JsonObject f; (f = frames.poll()) != null; ) {
+                    if ("record".equals(f.getString("type"))) {
+                        wsRecords.add(f);
+                    }
+                }
+            }
+            assertThat(kafkaValues).containsExactly("\"to-" + kafkaPartition + "\"");
+            assertThat(wsRecords).extracting(r -> r.getString("value")).containsExactly("to-" + (1 - kafkaPartition));
+            ws.close().await(10, TimeUnit.SECONDS);
+        } finally {
+            wsClient.close();
+        }
+    }
+
+    @Test
     void offsetsForTimesAndSeekToBeginningFindRecords() throws Exception {
         long before;
         try (KafkaProducer<String, String> producer = producer("zstd")) {
