@@ -48,6 +48,8 @@ final class LeaderLink {
     private final String host;
     private final int port;
     private final String clientId;
+    /** {@code host:port}, for messages. */
+    private final String address;
     private Future<NetSocket> connection;
     private Promise<FetchResponseData> outstanding;
     private int correlationId;
@@ -61,22 +63,23 @@ final class LeaderLink {
         this.host = host;
         this.port = port;
         this.clientId = clientId;
+        this.address = host + ":" + port;
     }
 
     /** Sends {@code request}; fails if no answer comes within {@code timeoutMs}. */
     Future<FetchResponseData> fetch(FetchRequestData request, long timeoutMs) {
         if (closed) {
-            return Future.failedFuture(new IOException("The connection to the leader at " + host + ":" + port + " is closed"));
+            return Future.failedFuture(new IOException("The connection to the leader at " + address + " is closed"));
         }
         if (outstanding != null) {
-            return Future.failedFuture(new IllegalStateException("A fetch to " + host + ":" + port + " is outstanding"));
+            return Future.failedFuture(new IllegalStateException("A fetch to " + address + " is outstanding"));
         }
         Promise<FetchResponseData> answer = Promise.promise();
         outstanding = answer;
         timer = vertx.setTimer(timeoutMs, t -> {
             timer = -1;
             if (outstanding == answer) {
-                fail(new TimeoutException("No fetch answer from " + host + ":" + port + " within " + timeoutMs + " ms"));
+                fail(new TimeoutException("No fetch answer from " + address + " within " + timeoutMs + " ms"));
             }
         });
         connection().onSuccess(socket -> {
@@ -95,7 +98,7 @@ final class LeaderLink {
     void close() {
         context.runOnContext(v -> {
             closed = true;
-            fail(new IOException("The connection to the leader at " + host + ":" + port + " was closed"));
+            fail(new IOException("The connection to the leader at " + address + " was closed"));
         });
     }
 
@@ -112,7 +115,7 @@ final class LeaderLink {
                 });
                 socket.closeHandler(v -> {
                     if (isCurrent(socket)) {
-                        fail(new IOException("The leader at " + host + ":" + port + " closed the connection"));
+                        fail(new IOException("The leader at " + address + " closed the connection"));
                     }
                 });
             });
@@ -132,8 +135,8 @@ final class LeaderLink {
             ByteBuffer buffer = ByteBuffer.wrap(frame.getBytes());
             ResponseHeader header = ResponseHeader.parse(buffer, ApiKeys.FETCH.responseHeaderVersion(FETCH_VERSION));
             if (answer == null || header.correlationId() != correlationId) {
-                throw new IOException("Unexpected answer #" + header.correlationId() + " from the leader at " + host
-                        + ":" + port + " (waiting for #" + (answer == null ? "none" : correlationId) + ")");
+                throw new IOException("Unexpected answer #" + header.correlationId() + " from the leader at " + address
+                        + " (waiting for #" + (answer == null ? "none" : correlationId) + ")");
             }
             data = new FetchResponseData(new ByteBufferAccessor(buffer), FETCH_VERSION);
         } catch (IOException | RuntimeException e) {
@@ -185,7 +188,7 @@ final class LeaderLink {
             if (readingSize) {
                 int size = chunk.getInt(0);
                 if (size <= 0 || size > MAX_FRAME_BYTES) {
-                    fail(new IOException("A frame of " + size + " bytes from the leader at " + host + ":" + port));
+                    fail(new IOException("A frame of " + size + " bytes from the leader at " + address));
                     return;
                 }
                 readingSize = false;

@@ -68,9 +68,10 @@ public final class Partition {
     /** Whether this broker takes appends for the partition or copies them from the leader. */
     public enum Role { LEADER, FOLLOWER }
 
-    /** What a follower's fetch read: batches up to the leader's log end, and the leader's offsets. */
-
-    /** What a read found, with the offsets the fetch response reports. */
+    /**
+     * What a read found, with the offsets the fetch response reports: below the high watermark for
+     * a consumer's read, up to the log end for a follower's.
+     */
     public record ReadResult(FetchSlice slice, long highWatermark, long logStartOffset, long logEndOffset) {
     }
 
@@ -483,8 +484,7 @@ public final class Partition {
      * @throws org.apache.kafka.common.errors.FencedLeaderEpochException the follower knows a newer epoch (this leader is stale)
      * @throws org.apache.kafka.common.errors.UnknownLeaderEpochException the follower has not seen this epoch yet
      */
-    public Future<ReadResult> replicaRead(int replicaId, int replicaEpoch, long offset, int maxBytes,
-                                                 long maxWaitMs) {
+    public Future<ReadResult> replicaRead(int replicaId, int replicaEpoch, long offset, int maxBytes, long maxWaitMs) {
         return onContext(() -> {
             Throwable refusal = replicaFetchRefusal(replicaId, replicaEpoch, offset);
             if (refusal != null) {

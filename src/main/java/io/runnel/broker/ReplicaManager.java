@@ -45,8 +45,9 @@ import io.vertx.core.net.NetClientOptions;
 /**
  * Makes this broker's partitions what the cluster metadata says they are: it opens topics the
  * cluster has and removes those it deleted, makes each local replica leader or follower in the
- * agreed epoch, runs one fetcher per followed partition, serves its followers' fetches, and asks
- * the controller for ISR changes as followers fall behind or catch up.
+ * agreed epoch, runs one fetcher per followed partition, answers its followers' truncation
+ * questions, and asks the controller for ISR changes as followers fall behind or catch up. (The
+ * leader serves its followers' fetches on its Kafka listener, {@code DataApis}.)
  *
  * <p>Replication transport: the Kafka protocol. A follower fetches each partition it follows with
  * the Kafka Fetch API, its broker id as replica id, over its own connection to the leader's Kafka
@@ -439,7 +440,7 @@ public final class ReplicaManager {
                 .onFailure(e -> LOG.debug("{}: ISR change to {} refused: {}", s.key(), isr, e.toString()));
     }
 
-    // ---------------------------------------------------------------- serving followers (leader side)
+    // ---------------------------------------------------------------- answering followers' truncation (leader side)
 
     private void serveEpoch(Message<JsonObject> message) {
         JsonObject r = message.body();
@@ -520,16 +521,21 @@ public final class ReplicaManager {
             if (stopped || closed) {
                 return;
             }
-            partition.logEndOffset().compose(offset -> link().compose(l -> l.fetch(new FetchRequestData()
-                    .setReplicaId(localId).setMaxWaitMs((int) FETCH_MAX_WAIT_MS).setMinBytes(1).setMaxBytes(FETCH_MAX_BYTES)
-                    .setTopics(List.of(new FetchRequestData.FetchTopic().setTopic(topic).setPartitions(List.of(
-                            new FetchRequestData.FetchPartition().setPartition(index).setCurrentLeaderEpoch(epoch)
-                                    .setFetchOffset(offset).setPartitionMaxBytes(FETCH_MAX_BYTES))))),
-                    FETCH_MAX_WAIT_MS + 5_000)))
+            partition.logEndOffset()
+                    .compose(offset -> link().compose(l -> l.fetch(fetchRequest(offset), FETCH_MAX_WAIT_MS + 5_000)))
                     .onSuccess(this::onFetched).onFailure(e -> {
                         LOG.debug("{}-{}: fetch from leader {} failed, retrying: {}", topic, index, leader, e.toString());
                         vertx.setTimer(RETRY_DELAY_MS, t -> fetch());
                     });
+        }
+
+        /** This partition from {@code offset} (this replica's log end), in this fetcher's epoch, long-polled. */
+        private FetchRequestData fetchRequest(long offset) {
+            return new FetchRequestData().setReplicaId(localId).setMaxWaitMs((int) FETCH_MAX_WAIT_MS).setMinBytes(1)
+                    .setMaxBytes(FETCH_MAX_BYTES).setTopics(List.of(new FetchRequestData.FetchTopic().setTopic(topic)
+                            .setPartitions(List.of(new FetchRequestData.FetchPartition().setPartition(index)
+                                    .setCurrentLeaderEpoch(epoch).setFetchOffset(offset)
+                                    .setPartitionMaxBytes(FETCH_MAX_BYTES)))));
         }
 
         /** The connection to the leader, opened on first use from the partition's context (where this runs). */
@@ -556,8 +562,10 @@ public final class ReplicaManager {
             FetchResponseData.PartitionData answer = response.responses().stream()
                     .flatMap(t -> t.partitions().stream()).filter(p -> p.partitionIndex() == index)
                     .findFirst().orElse(null);
-            Errors error = response.errorCode() != Errors.NONE.code() ? Errors.forCode(response.errorCode())
-                    : answer == null ? Errors.UNKNOWN_TOPIC_OR_PARTITION : Errors.forCode(answer.errorCode());
+            Errors error = Errors.forCode(response.errorCode());
+            if (error == Errors.NONE) {
+                error = answer == null ? Errors.UNKNOWN_TOPIC_OR_PARTITION : Errors.forCode(answer.errorCode());
+            }
             if (error == Errors.OFFSET_OUT_OF_RANGE) {
                 vertx.setTimer(RETRY_DELAY_MS, t -> truncate());
                 return;

@@ -77,12 +77,12 @@ public final class ReplicaProgress {
         }
     }
 
-    /** A follower fetched at {@code fetchOffset} (so its log ends there) while the leader's log ended at {@code leaderEnd}. */
     /** Whether {@code brokerId} holds a follower replica of this partition (only those may fetch as replicas). */
     public boolean isFollower(int brokerId) {
         return followers.containsKey(brokerId);
     }
 
+    /** A follower fetched at {@code fetchOffset} (so its log ends there) while the leader's log ended at {@code leaderEnd}. */
     public void onFollowerFetch(int replicaId, long fetchOffset, long leaderEnd, long nowMs) {
         Follower f = followers.get(replicaId);
         if (f == null) {

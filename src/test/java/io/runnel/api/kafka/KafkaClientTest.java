@@ -283,14 +283,7 @@ class KafkaClientTest {
             long deadline = System.currentTimeMillis() + 60_000;
             while ((kafka.assignment().size() != 1 || wsPartitions.size() != 1) && System.currentTimeMillis() < deadline) {
                 kafka.poll(Duration.ofMillis(200));
-                for (io.vertx.core.json.JsonObject f; (f = frames.poll()) != null; ) {
-                    if ("assignment".equals(f.getString("type"))) {
-                        wsPartitions.clear();
-                        f.getJsonArray("partitions").forEach(a -> wsPartitions.add(((io.vertx.core.json.JsonObject) a).getInteger("partition")));
-                    } else if ("record".equals(f.getString("type"))) {
-                        wsRecords.add(f);
-                    }
-                }
+                drain(frames, wsPartitions, wsRecords);
             }
             assertThat(kafka.assignment()).as("the Kafka member holds one of the two partitions").hasSize(1);
             int kafkaPartition = kafka.assignment().iterator().next().partition();
@@ -304,17 +297,26 @@ class KafkaClientTest {
             deadline = System.currentTimeMillis() + 30_000;
             while ((kafkaValues.isEmpty() || wsRecords.isEmpty()) && System.currentTimeMillis() < deadline) {
                 kafka.poll(Duration.ofMillis(200)).forEach(r -> kafkaValues.add(r.value()));
-                for (io.vertx.core.json.JsonObject f; (f = frames.poll()) != null; ) {
-                    if ("record".equals(f.getString("type"))) {
-                        wsRecords.add(f);
-                    }
-                }
+                drain(frames, wsPartitions, wsRecords);
             }
             assertThat(kafkaValues).containsExactly("\"to-" + kafkaPartition + "\"");
             assertThat(wsRecords).extracting(r -> r.getString("value")).containsExactly("to-" + (1 - kafkaPartition));
             ws.close().await(10, TimeUnit.SECONDS);
         } finally {
             wsClient.close();
+        }
+    }
+
+    /** Takes the WebSocket frames received so far: the latest assignment's partitions, and the records. */
+    static void drain(java.util.concurrent.BlockingQueue<io.vertx.core.json.JsonObject> frames, Set<Integer> assigned,
+                      List<io.vertx.core.json.JsonObject> records) {
+        for (io.vertx.core.json.JsonObject f; (f = frames.poll()) != null; ) {
+            if ("assignment".equals(f.getString("type"))) {
+                assigned.clear();
+                f.getJsonArray("partitions").forEach(a -> assigned.add(((io.vertx.core.json.JsonObject) a).getInteger("partition")));
+            } else if ("record".equals(f.getString("type"))) {
+                records.add(f);
+            }
         }
     }
 
