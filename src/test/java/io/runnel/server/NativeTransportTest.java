@@ -41,7 +41,8 @@ class NativeTransportTest {
     @Test
     void onLinuxTheBrokerServesKafkaClientsOverEpoll() throws Exception {
         assumeTrue(System.getProperty("os.name").startsWith("Linux")
-                && System.getProperty("os.arch").equals("amd64"), "epoll is shipped for Linux x86-64 only");
+                && List.of("amd64", "aarch64").contains(System.getProperty("os.arch")),
+                "epoll is shipped for Linux on x86-64 and ARM only");
         var registry = RunnelServer.newRegistry();
         Vertx vertx = RunnelServer.vertxWithMetrics(registry);
         BrokerConfig config = BrokerConfig.load(List.of("--http.port=0", "--kafka.port=0", "--registry.port=0",
