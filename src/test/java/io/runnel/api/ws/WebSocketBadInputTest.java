@@ -3,9 +3,15 @@ package io.runnel.api.ws;
 import static io.runnel.api.ws.WsFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.URI;
+import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
@@ -16,6 +22,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.runnel.testing.BlockedEventLoopExtension;
+import io.runnel.testing.BrokerWarmUp;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
@@ -26,7 +33,7 @@ import io.vertx.core.json.JsonObject;
  * cannot start gets its error frame, then a close with 1008. Auto-creation is off; topic
  * {@code t} has 2 partitions holding 3 records in partition 0; messages over 64 KiB are refused.
  */
-@ExtendWith(BlockedEventLoopExtension.class)
+@ExtendWith({BrokerWarmUp.class, BlockedEventLoopExtension.class})
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class WebSocketBadInputTest {
 
@@ -181,12 +188,54 @@ class WebSocketBadInputTest {
                 "/ws/v1/topics/t/subscribe?group=", 400,
                 "/ws/v1/topics/t/produce?format=avro", 400);
         for (Map.Entry<String, Integer> request : requests.entrySet()) {
-            WsFixture.Client c = ws.connect(request.getKey());
-            JsonObject error = c.next();
+            RefusedSubscription r = RefusedSubscription.open(ws.port, request.getKey());
+            String text = r.texts.poll(10, TimeUnit.SECONDS);
+            assertThat(text).as(request.getKey() + ": an error frame before the close").isNotNull();
+            JsonObject error = new JsonObject(text);
             assertThat(error.getString("type")).as(request.getKey()).isEqualTo(Frames.ERROR);
             assertThat(error.getInteger("error_code")).as(request.getKey()).isEqualTo(request.getValue());
-            c.awaitClosed();
-            assertThat(c.closeStatus).as(request.getKey()).isEqualTo((short) 1008);
+            assertThat(r.closeStatus.get(10, TimeUnit.SECONDS)).as(request.getKey()).isEqualTo(1008);
+        }
+    }
+
+    /**
+     * The JDK's WebSocket client for a socket the server answers and closes at once: its listener is
+     * in place before the handshake and gets the frame and the close in order. (Vert.x 5.0.7's client
+     * attaches its handlers after the handshake and, if the close has already arrived, fails the
+     * connect with "WebSocket is closed"; seen once in CI.)
+     */
+    static final class RefusedSubscription implements java.net.http.WebSocket.Listener {
+        final BlockingQueue<String> texts = new LinkedBlockingQueue<>();
+        final CompletableFuture<Integer> closeStatus = new CompletableFuture<>();
+        private final StringBuilder partial = new StringBuilder();
+
+        static RefusedSubscription open(int port, String path) throws Exception {
+            RefusedSubscription r = new RefusedSubscription();
+            HttpClient.newHttpClient().newWebSocketBuilder()
+                    .buildAsync(URI.create("ws://127.0.0.1:" + port + path), r).get(10, TimeUnit.SECONDS);
+            return r;
+        }
+
+        @Override
+        public CompletionStage<?> onText(java.net.http.WebSocket socket, CharSequence data, boolean last) {
+            partial.append(data);
+            if (last) {
+                texts.add(partial.toString());
+                partial.setLength(0);
+            }
+            socket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onClose(java.net.http.WebSocket socket, int statusCode, String reason) {
+            closeStatus.complete(statusCode);
+            return null;
+        }
+
+        @Override
+        public void onError(java.net.http.WebSocket socket, Throwable error) {
+            closeStatus.completeExceptionally(error);
         }
     }
 }
