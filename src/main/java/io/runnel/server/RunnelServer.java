@@ -129,8 +129,7 @@ public final class RunnelServer {
      */
     public static Vertx vertxWithMetrics(PrometheusMeterRegistry registry) {
         return Vertx.builder()
-                .with(new VertxOptions().setPreferNativeTransport(true)
-                        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+                .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
                 .withMetrics(new MicrometerMetricsFactory(registry))
                 .build();
     }
@@ -141,8 +140,7 @@ public final class RunnelServer {
      */
     public static Future<Vertx> clusteredVertxWithMetrics(PrometheusMeterRegistry registry, BrokerConfig config) {
         return ClusterNode.startVertx(Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry)),
-                new VertxOptions().setPreferNativeTransport(true)
-                        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)), config);
+                new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)), config);
     }
 
     /** Starts a broker on {@code vertx} with {@code config}, its metrics in a registry of its own. */
@@ -235,12 +233,11 @@ public final class RunnelServer {
                                 };
                                 ready.set(true);
                                 LOG.info("Runnel broker {} ready: HTTP on {}:{}, Kafka on {}:{}, event bus bridge on {}:{},"
-                                        + " data in {}, {} topic(s), {} sockets",
+                                        + " data in {}, {} topic(s)",
                                         config.brokerId, config.listenersHost, http.actualPort(), config.listenersHost,
                                         kafkaListener[0].port(), config.listenersHost, eventBus[0].bridge().port(),
                                         config.dataDir.toAbsolutePath(),
-                                        topics.topicNames().size(),
-                                        vertx.isNativeTransportEnabled() ? "epoll" : "Java NIO");
+                                        topics.topicNames().size());
                                 return new RunnelServer(vertx, broker, api, ws, kafkaListener[0], schemaRegistry,
                                         eventBus[0], cluster[0], flusher,
                                         worker, http, timers, registry, gcMetrics);
