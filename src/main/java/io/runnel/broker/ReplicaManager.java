@@ -293,10 +293,18 @@ public final class ReplicaManager {
         TopicManager.Topic t = topics.topic(name);
         JsonArray states = new JsonArray();
         Map<String, String> stored = storedStates();
+        // A partition with no stored state takes the incarnation its stored siblings carry.
+        long incarnation = 0;
+        for (int p = 0; p < t.partitions().size(); p++) {
+            String state = stored.get(PartitionState.key(name, p));
+            if (state != null) {
+                incarnation = Math.max(incarnation, PartitionState.fromJson(state).incarnation());
+            }
+        }
         for (int p = 0; p < t.partitions().size(); p++) {
             String state = stored.get(PartitionState.key(name, p));
             states.add(state != null ? state
-                    : PartitionState.initial(name, p, List.of(localId)).toJson());
+                    : PartitionState.initial(name, p, List.of(localId), incarnation).toJson());
         }
         return new JsonObject().put("spec", new TopicSpec(name, t.partitions().size(), t.configOverrides()).toJson())
                 .put("states", states);
@@ -435,7 +443,7 @@ public final class ReplicaManager {
     private void askForIsr(PartitionState s, List<Integer> isr) {
         controller.request(new JsonObject().put("op", "alterIsr").put("topic", s.topic()).put("partition", s.partition())
                         .put("leader", localId).put("leaderEpoch", s.leaderEpoch()).put("version", s.version())
-                        .put("isr", new JsonArray(isr)))
+                        .put("incarnation", s.incarnation()).put("isr", new JsonArray(isr)))
                 .onSuccess(reply -> LOG.info("{}: ISR {} -> {}", s.key(), s.isr(), isr))
                 .onFailure(e -> LOG.debug("{}: ISR change to {} refused: {}", s.key(), isr, e.toString()));
     }

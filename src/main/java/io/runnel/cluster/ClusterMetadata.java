@@ -40,7 +40,10 @@ import io.vertx.core.WorkerExecutor;
  * a missed event is repaired within a refresh. Events and refreshes race, so a partition's state
  * in the mirror only moves to a newer version: a leader that saw an ISR grow must never act on the
  * smaller ISR of a late event (it would count acknowledgements without a replica the controller
- * may already have made leader). Listeners registered with {@link #onChange} run on
+ * may already have made leader). A topic deleted and created again starts at version 0 under a
+ * higher incarnation, which wins over any version of the deleted one: otherwise a refresh that read
+ * the map before the deletion would leave the old state in the mirror until the new topic's
+ * versions passed it. Listeners registered with {@link #onChange} run on
  * Hazelcast's threads and must only schedule work.
  *
  * <p>Writes block (Hazelcast calls) and run on the cluster worker. Only the {@link Controller}
@@ -61,9 +64,12 @@ public final class ClusterMetadata {
     static final String DELETED = "runnel.deleted-topics";
     static final long REFRESH_PERIOD_MS = 1_000;
 
-    /** Entry events and full reads race: a partition's state in the mirror never goes back to an older version. */
-    private static final java.util.function.BinaryOperator<PartitionState> NEWER_VERSION =
-            (held, arrived) -> arrived.version() >= held.version() ? arrived : held;
+    /**
+     * Entry events and full reads race: a partition's state in the mirror never goes back to an
+     * older one, but a recreated topic's states replace the deleted topic's ({@link PartitionState#supersedes}).
+     */
+    static final java.util.function.BinaryOperator<PartitionState> NEWER_STATE =
+            (held, arrived) -> arrived.supersedes(held) ? arrived : held;
     /** Brokers and topics: the value last read or heard of wins. */
     private static <V> java.util.function.BinaryOperator<V> latest() {
         return (held, arrived) -> arrived;
@@ -134,7 +140,7 @@ public final class ClusterMetadata {
         refreshMembers();
         brokerMap.addEntryListener(new Mirror<>(brokers, BrokerInfo::fromJson, latest()), true);
         topicMap.addEntryListener(new Mirror<>(topics, TopicSpec::fromJson, latest()), true);
-        partitionMap.addEntryListener(new Mirror<>(partitions, PartitionState::fromJson, NEWER_VERSION), true);
+        partitionMap.addEntryListener(new Mirror<>(partitions, PartitionState::fromJson, NEWER_STATE), true);
         deletedMap.addEntryListener((EntryAddedListener<String, Long>) e -> {
             deleted.add(e.getKey());
             fire();
@@ -219,7 +225,7 @@ public final class ClusterMetadata {
     public void refreshBlocking() {
         replaceAll(brokers, brokerMap.entrySet(), BrokerInfo::fromJson, latest());
         replaceAll(topics, topicMap.entrySet(), TopicSpec::fromJson, latest());
-        replaceAll(partitions, partitionMap.entrySet(), PartitionState::fromJson, NEWER_VERSION);
+        replaceAll(partitions, partitionMap.entrySet(), PartitionState::fromJson, NEWER_STATE);
         deleted.addAll(deletedMap.keySet());
         refreshMembers();
         String member = memberId(hz);
@@ -364,6 +370,20 @@ public final class ClusterMetadata {
         return Optional.ofNullable(json).map(PartitionState::fromJson);
     }
 
+    /** The incarnation for a topic created now under {@code name}: above that of any deleted topic of that name. */
+    long nextIncarnation(String name) {
+        return incarnationAfter(deletedMap.get(name), System.currentTimeMillis());
+    }
+
+    /**
+     * A new topic's incarnation: the clock, but above the tombstone of a deleted topic of the same
+     * name (which holds that topic's incarnation when the clock was behind it), so incarnations of
+     * one name only grow, whichever controller's clock stamps them.
+     */
+    static long incarnationAfter(Long tombstone, long nowMs) {
+        return tombstone == null ? nowMs : Math.max(nowMs, tombstone + 1);
+    }
+
     /** Adds a topic and its partitions unless it exists; false when it did. */
     boolean createTopic(TopicSpec spec, List<PartitionState> states) {
         if (topicMap.putIfAbsent(spec.name(), spec.toJson()) != null) {
@@ -396,7 +416,9 @@ public final class ClusterMetadata {
         if (spec == null) {
             return false;
         }
-        deletedMap.set(name, System.currentTimeMillis());
+        long incarnation = Optional.ofNullable(partitionMap.get(PartitionState.key(name, 0)))
+                .map(json -> PartitionState.fromJson(json).incarnation()).orElse(0L);
+        deletedMap.set(name, Math.max(System.currentTimeMillis(), incarnation));
         int count = TopicSpec.fromJson(spec).partitions();
         topicMap.remove(name);
         for (int p = 0; p < count; p++) {

@@ -195,7 +195,7 @@ public final class Controller {
             throw new TopicExistsException("Topic '" + name + "' already exists");
         }
         TopicSpec spec = new TopicSpec(name, partitions, configs(body));
-        List<PartitionState> states = initialStates(name, 0, partitions, factor, live);
+        List<PartitionState> states = initialStates(name, 0, partitions, factor, live, metadata.nextIncarnation(name));
         if (!metadata.createTopic(spec, states)) {
             throw new TopicExistsException("Topic '" + name + "' already exists");
         }
@@ -203,12 +203,13 @@ public final class Controller {
         return new JsonObject().put("replicationFactor", factor);
     }
 
-    private List<PartitionState> initialStates(String name, int first, int count, int factor, List<Integer> live) {
+    private List<PartitionState> initialStates(String name, int first, int count, int factor, List<Integer> live,
+                                               long incarnation) {
         int start = Math.floorMod(name.hashCode(), live.size());
         List<List<Integer>> assignment = ControllerRules.assign(first, count, factor, live, start);
         List<PartitionState> states = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            states.add(PartitionState.initial(name, first + i, assignment.get(i)));
+            states.add(PartitionState.initial(name, first + i, assignment.get(i), incarnation));
         }
         return states;
     }
@@ -221,11 +222,12 @@ public final class Controller {
             throw new InvalidPartitionsException("Topic '" + name + "' has " + current.partitions()
                     + " partitions; the new count must be larger, not " + total);
         }
-        int factor = metadata.partition(name, 0).map(s -> s.replicas().size()).orElse(1);
+        Optional<PartitionState> first = metadata.readPartition(PartitionState.key(name, 0));
+        int factor = first.map(s -> s.replicas().size()).orElse(1);
         List<Integer> live = new ArrayList<>(metadata.liveBrokerIds());
         factor = Math.min(factor, live.size());
         List<PartitionState> added = initialStates(name, current.partitions(), total - current.partitions(), factor,
-                live);
+                live, first.map(PartitionState::incarnation).orElse(0L));
         if (!metadata.replaceTopic(current, new TopicSpec(name, total, current.configs()), added)) {
             throw new org.apache.kafka.common.errors.InvalidUpdateVersionException(
                     "Topic '" + name + "' changed while it was being grown; retry");
@@ -254,6 +256,10 @@ public final class Controller {
     private JsonObject alterIsr(JsonObject body) {
         String key = PartitionState.key(body.getString("topic"), body.getInteger("partition"));
         PartitionState current = metadata.readPartition(key).orElseThrow(() -> unknown(key));
+        if (body.getLong("incarnation", current.incarnation()) != current.incarnation()) {
+            // Asked by a leader of a deleted topic of the same name: its epochs and versions mean nothing here.
+            throw new org.apache.kafka.common.errors.FencedLeaderEpochException(key + " was recreated since");
+        }
         List<Integer> isr = ints(body.getJsonArray("isr"));
         ControllerRules.IsrChange change = ControllerRules.alterIsr(current, body.getInteger("leader"),
                 body.getInteger("leaderEpoch"), body.getInteger("version", -1), isr, metadata.liveBrokerIds());

@@ -160,7 +160,7 @@ public final class Simulation implements SimWorld {
         for (int i = 0; i < replicas.size(); i++) {
             order.add(replicas.get((i + shift) % replicas.size()));
         }
-        state = PartitionState.initial("sim", 0, order);
+        state = PartitionState.initial("sim", 0, order, 0L);
         leaderOfEpoch.put(state.leaderEpoch(), state.leader());
         broadcast();
     }
