@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.kafka.common.errors.InvalidPartitionsException;
 import org.apache.kafka.common.errors.InvalidReplicationFactorException;
+import org.apache.kafka.common.errors.NotControllerException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
@@ -24,8 +25,16 @@ import io.vertx.core.json.JsonObject;
 /**
  * The cluster's controller: the one broker (the oldest Hazelcast member) that changes topics and
  * partition states. Every broker runs one; only the oldest acts. Other brokers reach it through
- * {@link ControllerClient} on the event bus address {@value #ADDRESS}, which only the acting
- * controller consumes.
+ * {@link ControllerClient} on the event bus address of the controller's broker id
+ * ({@link #address(int)}). Every broker consumes its own address for as long as it runs, and one
+ * that is not the acting controller answers {@code NOT_CONTROLLER}, which the client retries on
+ * the broker it then believes is the controller.
+ *
+ * <p>Why not one address that only the acting controller consumes: Vert.x caches, per sender, the
+ * nodes an address is registered on, and refreshes that cache only on registration events. A
+ * broker that was cut off, made itself controller of its own side and was merged back loses its
+ * registration in Hazelcast's merge without an event, so it kept sending its requests to itself,
+ * where no one consumed them any more. Addresses that never move do not go stale that way.
  *
  * <p>It reacts to brokers leaving and returning ({@link ControllerRules#onLiveBrokers}), runs
  * preferred-leader elections every {@code leader.imbalance.check.interval.ms}, applies leaders'
@@ -47,7 +56,7 @@ public final class Controller {
 
     private static final Logger LOG = LoggerFactory.getLogger(Controller.class);
 
-    public static final String ADDRESS = "runnel.cluster.controller";
+    private static final String ADDRESS_PREFIX = "runnel.cluster.controller.";
 
     private final ClusterMetadata metadata;
     private final boolean uncleanElection;
@@ -56,7 +65,9 @@ public final class Controller {
     private final AtomicBoolean reconcileQueued = new AtomicBoolean();
     /** Partitions whose last change failed (logged once until one succeeds). */
     private final Set<String> stuck = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private MessageConsumer<JsonObject> consumer;
+    private final MessageConsumer<JsonObject> consumer;
+    /** Whether this broker acted as controller at the last pass (only for saying so in the log). */
+    private boolean acting;
     private final long[] timers;
     private volatile boolean closed;
 
@@ -67,6 +78,7 @@ public final class Controller {
         this.defaultReplicationFactor = defaultReplicationFactor;
         this.metrics = metrics;
         var vertx = metadata.vertx();
+        this.consumer = vertx.eventBus().consumer(address(metadata.localBrokerId()), this::handle);
         this.timers = new long[] {
             vertx.setPeriodic(1_000, t -> scheduleReconcile()),
             vertx.setPeriodic(imbalanceCheckMs, t -> {
@@ -105,16 +117,19 @@ public final class Controller {
                 .onFailure(e -> LOG.debug("Controller work failed: {}", e.toString()));
     }
 
-    /** Consumes {@value #ADDRESS} while this broker is the controller, and only then. */
+    /** The event bus address on which broker {@code brokerId} takes controller requests. */
+    public static String address(int brokerId) {
+        return ADDRESS_PREFIX + brokerId;
+    }
+
     private void updateRole() {
-        boolean acting = metadata.isController() && !closed;
-        if (acting && consumer == null) {
+        boolean now = metadata.isController() && !closed;
+        if (now && !acting) {
             LOG.info("Broker {} is the cluster controller", metadata.localBrokerId());
-            consumer = metadata.vertx().eventBus().consumer(ADDRESS, this::handle);
-        } else if (!acting && consumer != null) {
-            consumer.unregister();
-            consumer = null;
+        } else if (!now && acting) {
+            LOG.info("Broker {} is no longer the cluster controller", metadata.localBrokerId());
         }
+        acting = now;
     }
 
     /** Dead brokers leave ISRs; partitions without a live leader elect one. */
@@ -164,6 +179,12 @@ public final class Controller {
 
     private void handle(Message<JsonObject> message) {
         JsonObject body = message.body();
+        if (closed || !metadata.isController()) {
+            // Sent on an older view of who leads the cluster; the client asks again.
+            BusErrors.fail(message, new NotControllerException("Broker " + metadata.localBrokerId()
+                    + " is not the cluster controller"));
+            return;
+        }
         onWorker(() -> switch (body.getString("op", "")) {
             case "createTopic" -> createTopic(body);
             case "createPartitions" -> createPartitions(body);
@@ -327,12 +348,6 @@ public final class Controller {
         for (long t : timers) {
             metadata.vertx().cancelTimer(t);
         }
-        onWorker(() -> {
-            if (consumer != null) {
-                consumer.unregister();
-                consumer = null;
-            }
-            return null;
-        });
+        consumer.unregister();
     }
 }

@@ -11,20 +11,24 @@ import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
 
 /**
- * How a broker asks the controller for a change: an event bus request to {@link Controller#ADDRESS}.
- * While no broker consumes it (the controller role is moving) or the controller does not answer,
- * the request is retried until {@code deadlineMs}; a refusal comes back as the Kafka exception of
- * the controller's error code.
+ * How a broker asks the controller for a change: an event bus request to the address of the
+ * broker this one believes is the controller ({@link ClusterMetadata#controllerId()},
+ * {@link Controller#address(int)}). While that is unknown, does not answer, or answers
+ * {@code NOT_CONTROLLER} (the role is moving), the request is retried, on whichever broker is the
+ * controller by then, until {@code deadlineMs}; any other refusal comes back as the Kafka exception
+ * of the controller's error code.
  */
 public final class ControllerClient {
 
     private static final long RETRY_DELAY_MS = 200;
 
     private final Vertx vertx;
+    private final ClusterMetadata metadata;
     private final long deadlineMs;
 
-    public ControllerClient(Vertx vertx, long deadlineMs) {
+    public ControllerClient(Vertx vertx, ClusterMetadata metadata, long deadlineMs) {
         this.vertx = vertx;
+        this.metadata = metadata;
         this.deadlineMs = deadlineMs;
     }
 
@@ -40,16 +44,26 @@ public final class ControllerClient {
             result.fail(new TimeoutException("The cluster controller did not answer within " + deadlineMs + " ms"));
             return;
         }
-        vertx.eventBus().<JsonObject>request(Controller.ADDRESS, body, new DeliveryOptions().setSendTimeout(left))
+        int controller = metadata.controllerId();
+        if (controller < 0) {
+            retryLater(body, deadline, result);
+            return;
+        }
+        vertx.eventBus().<JsonObject>request(Controller.address(controller), body,
+                        new DeliveryOptions().setSendTimeout(left))
                 .onSuccess(reply -> result.complete(reply.body()))
                 .onFailure(e -> {
-                    if (BusErrors.answeredWithKafkaError(e)) {
-                        Throwable error = BusErrors.asKafkaError(e, null);
-                        result.fail(Errors.forException(error) == Errors.UNKNOWN_SERVER_ERROR
-                                ? new NotControllerException(e.getMessage()) : error);
+                    Throwable refusal = BusErrors.asKafkaError(e, () -> null);
+                    Errors code = refusal == null ? Errors.NOT_CONTROLLER : Errors.forException(refusal);
+                    if (code == Errors.NOT_CONTROLLER) {
+                        retryLater(body, deadline, result);
                     } else {
-                        vertx.setTimer(RETRY_DELAY_MS, t -> attempt(body, deadline, result));
+                        result.fail(code == Errors.UNKNOWN_SERVER_ERROR ? new NotControllerException(e.getMessage()) : refusal);
                     }
                 });
+    }
+
+    private void retryLater(JsonObject body, long deadline, Promise<JsonObject> result) {
+        vertx.setTimer(RETRY_DELAY_MS, t -> attempt(body, deadline, result));
     }
 }

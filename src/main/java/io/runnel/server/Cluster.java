@@ -66,13 +66,13 @@ record Cluster(ClusterMetadata metadata, Controller controller, ReplicaManager r
         WorkerExecutor worker = vertx.createSharedWorkerExecutor("runnel-cluster", 2);
         BrokerInfo self = new BrokerInfo(config.brokerId, config.advertisedHost, 0, 0, 0, ClusterMetadata.memberId(hz));
         ClusterMetrics metrics = new ClusterMetrics(registry);
-        ControllerClient client = new ControllerClient(vertx, CONTROLLER_DEADLINE_MS);
         return ClusterMetadata.join(vertx, hz, worker, self).compose(metadata -> {
             if (metadata.liveBrokerIds().stream().anyMatch(id -> id == config.brokerId
                     && !metadata.broker(id).map(BrokerInfo::memberId).orElse("").equals(self.memberId()))) {
                 return Future.failedFuture(new IllegalStateException("broker.id " + config.brokerId
                         + " is already taken by a live broker of this cluster"));
             }
+            ControllerClient client = new ControllerClient(vertx, metadata, CONTROLLER_DEADLINE_MS);
             Controller controller = Controller.start(metadata, config.uncleanLeaderElectionEnable,
                     config.defaultReplicationFactor, config.leaderImbalanceCheckIntervalMs, metrics);
             topics.useController(new ControllerTopics(client, config.defaultReplicationFactor));

@@ -280,6 +280,9 @@ class ClusterReplicationTest extends ClusterTestBase {
             cluster.resume(cluster.broker(leader));
 
             awaitUntil(() -> isrOf(admin, "sensors").size() == 3, 90_000, "the paused broker rejoins the ISR");
+            // Cut off, it made itself controller of its own side; merged back, its own requests
+            // must reach the real controller (here: creating a topic by producing to it over HTTP).
+            httpProduce(cluster.broker(leader), "created-after-the-pause", List.of("through the paused broker"));
             load.stop();
             assertThat(load.failure.get()).isNull();
             assertExactlyOnceInOrder(readAll("sensors"), load.acked);
