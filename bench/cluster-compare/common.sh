@@ -14,7 +14,7 @@ cc_setup() {
     fi
     CP="$LIB/*"
     KAFKA_HEAP="${KAFKA_HEAP:--Xms512m -Xmx512m}"
-    # bin/runnel's own default (-Xms64m -Xmx256m) unless RUNNEL_JAVA_OPTS is set by the caller.
+    # bin/runnel's own default (-Xms64m -Xmx256m -XX:TieredStopAtLevel=1) unless RUNNEL_JAVA_OPTS is set by the caller.
     BROKER_PIDS=()
     BROKER_CMDS=()
     BROKER_LOGS=()
@@ -169,4 +169,17 @@ create_topic() { # $1 topic $2 partitions
 
 describe_topic() {
     java -cp "$CP" org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --describe --topic "$1"
+}
+
+# The client tools, the same for both clusters (callers set RUN_DIR, and N_LAT for latency_p99).
+produce() { # $1 topic $2 records -> records/s
+    timeout 600 java -cp "$CP" org.apache.kafka.tools.ProducerPerformance --topic "$1" --num-records "$2" --record-size 1024 \
+        --throughput -1 --producer-props bootstrap.servers="$BOOTSTRAP" acks=all linger.ms=5 batch.size=65536 \
+        | tee -a "$RUN_DIR/tools.log" | tail -1 | sed -n 's/.*records sent, \([0-9.]*\) records\/sec.*/\1/p'
+}
+
+latency_p99() { # $1 topic [$2 records, default $N_LAT] -> p99 ms (io.runnel.bench.E2eLatency: Kafka's EndToEndLatency without its group commit)
+    timeout 600 java -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$ROOT/target/test-classes:$ROOT/target/lib/*" \
+        io.runnel.bench.E2eLatency "$BOOTSTRAP" "$1" "${2:-$N_LAT}" all 1024 \
+        | tee -a "$RUN_DIR/tools.log" | sed -n 's/.*99th = \([0-9.]*\).*/\1/p'
 }

@@ -9,7 +9,7 @@
 # Each round starts, one cluster at a time, each on fresh data directories:
 #   - Apache Kafka 4.3.1: KRaft, three combined broker+controller nodes (static voters), 512 MiB heaps;
 #   - Runnel: three `bin/runnel server --cluster` brokers (Hazelcast membership), bin/runnel's heap
-#     (-Xms64m -Xmx256m; RUNNEL_JAVA_OPTS overrides);
+#     (-Xms64m -Xmx256m -XX:TieredStopAtLevel=1; RUNNEL_JAVA_OPTS overrides);
 # creates two one-partition topics with replication factor 3 and min.insync.replicas=2, and runs
 # Kafka's own tools against the cluster:
 #   - ProducerPerformance, 1 KiB records, acks=all, 100,000 / SCALE records   (replicated produce throughput)
@@ -40,18 +40,6 @@ N_LAT=$((10000 / SCALE))
 RUN_DIR=""
 cleanup() { stop_all; [ -n "$RUN_DIR" ] && [ -z "${KEEP_DATA:-}" ] && rm -rf "$RUN_DIR"; return 0; }
 trap cleanup EXIT
-
-produce() { # $1 topic $2 records -> records/s
-    timeout 600 java -cp "$CP" org.apache.kafka.tools.ProducerPerformance --topic "$1" --num-records "$2" --record-size 1024 \
-        --throughput -1 --producer-props bootstrap.servers="$BOOTSTRAP" acks=all linger.ms=5 batch.size=65536 \
-        | tee -a "$RUN_DIR/tools.log" | tail -1 | sed -n 's/.*records sent, \([0-9.]*\) records\/sec.*/\1/p'
-}
-
-latency_p99() { # $1 topic -> p99 ms (io.runnel.bench.E2eLatency: Kafka's EndToEndLatency without its group commit)
-    timeout 600 java -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$ROOT/target/test-classes:$ROOT/target/lib/*" \
-        io.runnel.bench.E2eLatency "$BOOTSTRAP" "$1" "$N_LAT" all 1024 \
-        | tee -a "$RUN_DIR/tools.log" | sed -n 's/.*99th = \([0-9.]*\).*/\1/p'
-}
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 

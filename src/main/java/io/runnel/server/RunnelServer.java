@@ -129,7 +129,8 @@ public final class RunnelServer {
      */
     public static Vertx vertxWithMetrics(PrometheusMeterRegistry registry) {
         return Vertx.builder()
-                .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+                .with(new VertxOptions().setPreferNativeTransport(true)
+                        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
                 .withMetrics(new MicrometerMetricsFactory(registry))
                 .build();
     }
@@ -140,7 +141,8 @@ public final class RunnelServer {
      */
     public static Future<Vertx> clusteredVertxWithMetrics(PrometheusMeterRegistry registry, BrokerConfig config) {
         return ClusterNode.startVertx(Vertx.builder().withMetrics(new MicrometerMetricsFactory(registry)),
-                new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)), config);
+                new VertxOptions().setPreferNativeTransport(true)
+                        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)), config);
     }
 
     /** Starts a broker on {@code vertx} with {@code config}, its metrics in a registry of its own. */
@@ -233,11 +235,12 @@ public final class RunnelServer {
                                 };
                                 ready.set(true);
                                 LOG.info("Runnel broker {} ready: HTTP on {}:{}, Kafka on {}:{}, event bus bridge on {}:{},"
-                                        + " data in {}, {} topic(s)",
+                                        + " data in {}, {} topic(s), {} sockets",
                                         config.brokerId, config.listenersHost, http.actualPort(), config.listenersHost,
                                         kafkaListener[0].port(), config.listenersHost, eventBus[0].bridge().port(),
                                         config.dataDir.toAbsolutePath(),
-                                        topics.topicNames().size());
+                                        topics.topicNames().size(),
+                                        vertx.isNativeTransportEnabled() ? "epoll" : "Java NIO");
                                 return new RunnelServer(vertx, broker, api, ws, kafkaListener[0], schemaRegistry,
                                         eventBus[0], cluster[0], flusher,
                                         worker, http, timers, registry, gcMetrics);

@@ -112,7 +112,9 @@ final class BrokerCluster implements AutoCloseable {
     /** Starts (or restarts) one broker on its data and ports, and waits until it is running. */
     void launch(Broker b) throws Exception {
         String javaBin = ProcessHandle.current().info().command().orElse("java");
-        List<String> command = new ArrayList<>(List.of(javaBin, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+        // The JVM options bin/runnel starts a broker with.
+        List<String> command = new ArrayList<>(List.of(javaBin, "-Xmx256m", "-XX:TieredStopAtLevel=1",
+                "-cp", System.getProperty("java.class.path"),
                 "io.runnel.cli.Main", "server", "--cluster", "--broker.id=" + b.id, "--data.dir=" + b.dataDir,
                 "--kafka.port=" + b.kafkaPort, "--http.port=" + b.httpPort, "--registry.port=" + b.registryPort, "--bridge.port=0",
                 "--cluster.port=" + b.clusterPort, membersArg(), "--group.initial.rebalance.delay.ms=0"));
