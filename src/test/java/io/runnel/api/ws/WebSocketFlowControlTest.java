@@ -84,6 +84,13 @@ class WebSocketFlowControlTest {
 
         // 24 MB: far more than the loopback's socket buffers, so the stalled socket really backs up.
         String value = "\"" + "x".repeat(4_000) + "\"";
+        // The first 4 KB values a JVM encodes run interpreted, a few ms each on a busy 2-core machine
+        // (CI saw one fetch's encoding pass the blocked-loop limit): warm the encoder here, off the
+        // event loops, so the check sees the subscribers' work and not the JIT's warm-up.
+        org.apache.kafka.common.record.Record sample = FramesAvroTest.record(bytes(value));
+        for (int i = 0; i < 20_000; i++) {
+            Frames.record("firehose", 0, sample, Frames.Format.JSON);
+        }
         int batches = 60;
         int perBatch = 100;
         for (int b = 0; b < batches; b++) {
