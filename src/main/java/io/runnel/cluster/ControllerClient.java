@@ -53,8 +53,12 @@ public final class ControllerClient {
                         new DeliveryOptions().setSendTimeout(left))
                 .onSuccess(reply -> result.complete(reply.body()))
                 .onFailure(e -> {
-                    Throwable refusal = BusErrors.asKafkaError(e, () -> null);
-                    Errors code = refusal == null ? Errors.NOT_CONTROLLER : Errors.forException(refusal);
+                    if (!BusErrors.answeredWithKafkaError(e)) {
+                        retryLater(body, deadline, result); // no consumer or no answer: the role may be moving
+                        return;
+                    }
+                    Throwable refusal = BusErrors.asKafkaError(e, null);
+                    Errors code = Errors.forException(refusal);
                     if (code == Errors.NOT_CONTROLLER) {
                         retryLater(body, deadline, result);
                     } else {

@@ -112,7 +112,7 @@ final class BrokerCluster implements AutoCloseable {
     /** Starts (or restarts) one broker on its data and ports, and waits until it is running. */
     void launch(Broker b) throws Exception {
         String javaBin = ProcessHandle.current().info().command().orElse("java");
-        // The JVM options bin/runnel starts a broker with.
+        // bin/runnel's heap ceiling and JIT (C1 only), so the brokers under test run as shipped.
         List<String> command = new ArrayList<>(List.of(javaBin, "-Xmx256m", "-XX:TieredStopAtLevel=1",
                 "-cp", System.getProperty("java.class.path"),
                 "io.runnel.cli.Main", "server", "--cluster", "--broker.id=" + b.id, "--data.dir=" + b.dataDir,

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.nio.charset.StandardCharsets;
 
+import org.apache.kafka.common.record.Record;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -87,7 +88,7 @@ class WebSocketFlowControlTest {
         // The first 4 KB values a JVM encodes run interpreted, a few ms each on a busy 2-core machine
         // (CI saw one fetch's encoding pass the blocked-loop limit): warm the encoder here, off the
         // event loops, so the check sees the subscribers' work and not the JIT's warm-up.
-        org.apache.kafka.common.record.Record sample = FramesAvroTest.record(bytes(value));
+        Record sample = FramesAvroTest.record(bytes(value));
         for (int i = 0; i < 20_000; i++) {
             Frames.record("firehose", 0, sample, Frames.Format.JSON);
         }
