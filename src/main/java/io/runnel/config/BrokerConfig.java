@@ -91,11 +91,13 @@ public final class BrokerConfig {
     /**
      * A broker whose Hazelcast member is silent this long is declared dead, and its partitions
      * get new leaders. A killed broker is noticed sooner, when its connections close; this bounds
-     * the time to notice a paused or cut-off one. Shorter than Kafka's broker.session.timeout.ms
-     * (9 s), long enough that a busy machine's pauses are not taken for deaths; whole seconds, as
+     * the time to notice a paused or cut-off one. Kafka's broker.session.timeout.ms (9 s), long
+     * enough that a busy machine's pauses are not taken for deaths: on two loaded cores, gaps of
+     * 4-5 s in a live broker's heartbeats were seen while another was being dropped, and a live
+     * broker taken for dead can leave both survivors without a majority. Whole seconds, as
      * Hazelcast counts them.
      */
-    public static final long DEFAULT_CLUSTER_SESSION_TIMEOUT_MS = 4_000;
+    public static final long DEFAULT_CLUSTER_SESSION_TIMEOUT_MS = 9_000;
     /** Empty: clients reach a broker at {@code listeners.host}; set it when that is a wildcard (0.0.0.0). */
     public static final String DEFAULT_ADVERTISED_HOST = "";
     /** Kafka's default: three copies of every partition in a cluster of three or more (capped by its size). */

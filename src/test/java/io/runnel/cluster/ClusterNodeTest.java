@@ -46,6 +46,15 @@ class ClusterNodeTest {
     }
 
     @Test
+    void byDefaultASilentMemberIsDroppedAfterKafkasSessionTimeoutAndSplitsAreProbedEveryTwentySeconds() {
+        Config c = ClusterNode.hazelcastConfig(broker("--cluster", "--cluster.members=a:1,b:1,c:1"));
+        assertThat(c.getProperty("hazelcast.max.no.heartbeat.seconds")).isEqualTo("9");
+        assertThat(c.getProperty("hazelcast.merge.first.run.delay.seconds")).isEqualTo("20");
+        assertThat(c.getProperty("hazelcast.merge.next.run.delay.seconds")).isEqualTo("20");
+        assertThat(c.getProperty("hazelcast.partition.count")).isEqualTo("31");
+    }
+
+    @Test
     void theShippedClusterXmlIsAValidBaseWithRunnelsClusterName() throws Exception {
         Config c = new FileSystemXmlConfig(Path.of(ClusterNode.CLUSTER_XML).toFile());
         assertThat(c.getClusterName()).isEqualTo(ClusterNode.CLUSTER_NAME);
