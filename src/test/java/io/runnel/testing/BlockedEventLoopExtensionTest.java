@@ -25,9 +25,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(value = 20, timeUnit = TimeUnit.SECONDS)
 class BlockedEventLoopExtensionTest {
 
-    /** Well past limit + check interval (250 ms), so the checker must see it. */
-    private static final long BLOCK_MS = 500;
-    /** Well under the 200 ms limit. */
+    /** Well past limit + check interval (600 ms), so the checker must see it. */
+    private static final long BLOCK_MS = 1_000;
+    /** Well under the 500 ms limit. */
     private static final long SHORT_TASK_MS = 20;
     private static final Duration WAIT = Duration.ofSeconds(10);
 

@@ -77,9 +77,10 @@ public final class BrokerWarmUp implements BeforeAllCallback {
                     .sendJsonObject(new JsonObject().put("records", new JsonArray().add(new JsonObject().put("value", "warm"))))
                     .await(30, TimeUnit.SECONDS);
             CompletableFuture<String> first = new CompletableFuture<>();
+            // The handler is set as the connection completes, on its event loop, before any frame.
             WebSocket socket = ws.connect(httpPort, "127.0.0.1", "/ws/v1/topics/warm-up/subscribe?from=earliest")
+                    .onSuccess(s -> s.textMessageHandler(first::complete))
                     .await(30, TimeUnit.SECONDS);
-            socket.textMessageHandler(first::complete);
             first.get(30, TimeUnit.SECONDS);
             socket.close().await(30, TimeUnit.SECONDS);
         } finally {
