@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.nio.charset.StandardCharsets;
 
-import org.apache.kafka.common.record.Record;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -85,13 +84,6 @@ class WebSocketFlowControlTest {
 
         // 24 MB: far more than the loopback's socket buffers, so the stalled socket really backs up.
         String value = "\"" + "x".repeat(4_000) + "\"";
-        // The first 4 KB values a JVM encodes run interpreted, a few ms each on a busy 2-core machine
-        // (CI saw one fetch's encoding pass the blocked-loop limit): warm the encoder here, off the
-        // event loops, so the check sees the subscribers' work and not the JIT's warm-up.
-        Record sample = FramesAvroTest.record(bytes(value));
-        for (int i = 0; i < 20_000; i++) {
-            Frames.record("firehose", 0, sample, Frames.Format.JSON);
-        }
         int batches = 60;
         int perBatch = 100;
         for (int b = 0; b < batches; b++) {
